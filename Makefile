@@ -1,0 +1,53 @@
+# Self-documenting Makefile: `make` or `make help` lists the targets.
+# Every target creates the virtual environment .venv/ first if it is missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# JupyterLab refuses to run as root without --allow-root (containers, CI machines).
+LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lab bench lint report clean clean-data
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fti)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+demo: $(STAMP) ## Run the whole story: backfill, train, replay June 2013, monitor, retrain, report
+	$(PY) -m fti demo
+
+test: $(STAMP) ## Run the whole test suite (unit, data, notebooks, papermill chain)
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## Run the unit tests only (no notebooks, no real-data runs)
+	$(PY) -m pytest -m "not slow"
+
+lab: $(STAMP) ## Open JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT_FLAG) notebooks/
+
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP) ## Check style with ruff
+	$(VENV)/bin/ruff check lib tests benchmarks notebooks
+
+report: $(STAMP) ## Rebuild reports/index.html from what is in reports/ and data/
+	$(PY) -m fti report
+
+clean: ## Remove the virtual environment and caches (keeps data/ and reports/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-data: ## Delete everything generated in data/ and reports/ (keeps their READMEs)
+	find data reports -mindepth 1 ! -name README.md -prune -exec rm -rf {} +

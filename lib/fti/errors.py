@@ -1,0 +1,39 @@
+"""The project's own exceptions: errors a user can cause, with messages that say what to do."""
+
+from __future__ import annotations
+
+
+class FTIError(Exception):
+    """Base class for every error this project raises on purpose."""
+
+
+class ParameterError(FTIError, ValueError):
+    """A notebook or command parameter is malformed or inconsistent."""
+
+
+class SourceError(FTIError):
+    """The raw data source is missing, unreadable or asked for something it cannot give."""
+
+
+class LeakageError(SourceError):
+    """A pipeline asked the source for data that is not yet published at its run date."""
+
+
+class ExpectationError(FTIError):
+    """A raw batch failed a data expectation; nothing was written."""
+
+
+class SchemaError(FTIError):
+    """A batch does not match its feature group's schema; nothing was written."""
+
+
+class NotFoundError(FTIError, LookupError):
+    """Something asked for is not in the store or the registry."""
+
+
+class RegistryError(FTIError):
+    """A model file is tampered with, untrusted, or a registry operation is not allowed."""
+
+
+class NotEnoughDataError(FTIError):
+    """There is too little data for the step; the message says which pipeline to run."""

@@ -1,0 +1,155 @@
+"""Point-in-time joins and feature views: the one piece of code that assembles features,
+shared by training (a time range, with labels) and inference (one day, without).
+
+The rule that keeps the future out: for an entity at time ``t`` a joined feature takes the
+latest value per key whose event time is *strictly before* ``t`` (and, with ``max_age``, not
+older than ``t - max_age``); when there is none, it is null, never a later value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fti.config import TIME_DTYPE
+from fti.errors import SchemaError
+from fti.store import FeatureStore
+
+_POS = "__pit_row__"
+
+
+def pit_join(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    left_time: str,
+    right_time: str,
+    by: Sequence[str],
+    features: Sequence[str],
+    max_age: pd.Timedelta | None = None,
+    prefix: str = "",
+) -> pd.DataFrame:
+    """Add ``features`` of ``right`` to ``left`` as of each left row's time, strictly before.
+
+    Returns ``left`` (same rows, same order, same index) with the new columns, named
+    ``prefix + feature``.
+    """
+    for frame, col in ((left, left_time), (right, right_time)):
+        if str(frame[col].dtype) != TIME_DTYPE:
+            raise SchemaError(
+                f"pit_join: column {col!r} is {frame[col].dtype}; both sides need {TIME_DTYPE} "
+                f"(normalize with fti.dates.to_utc)."
+            )
+    by = list(by)
+    names = {f: prefix + f for f in features}
+    clash = [n for n in names.values() if n in left.columns]
+    if clash:
+        raise SchemaError(f"pit_join: columns {clash} exist on the left already; set a prefix.")
+
+    lhs = left[[left_time, *by]].copy()
+    lhs[_POS] = np.arange(len(lhs))
+    known = lhs[by].notna().all(axis=1) & lhs[left_time].notna()
+    if right_time == left_time or right_time in by:
+        raise SchemaError("pit_join: the right time column must differ from the left's and keys.")
+    rhs = right[[right_time, *by, *features]].rename(columns=names)
+    rhs = rhs.dropna(subset=[right_time, *by]).sort_values(right_time, kind="stable")
+    matched = pd.merge_asof(
+        lhs[known].sort_values(left_time, kind="stable"),
+        rhs,
+        left_on=left_time,
+        right_on=right_time,
+        by=by,
+        allow_exact_matches=False,
+        tolerance=max_age,
+        direction="backward",
+    )
+    out = left.copy()
+    picked = matched.set_index(_POS).reindex(np.arange(len(left)))
+    for new in names.values():
+        out[new] = picked[new].set_axis(out.index)
+    return out
+
+
+@dataclass(frozen=True)
+class Join:
+    """One feature group joined onto the spine point-in-time by the ``on`` keys."""
+
+    group: str
+    version: int
+    on: tuple[str, ...]
+    features: tuple[str, ...]
+    max_age: pd.Timedelta
+    prefix: str = ""
+
+    @property
+    def lookback_days(self) -> int:
+        """How many days before the range this join must read to find its values."""
+        return math.ceil(self.max_age / pd.Timedelta(days=1)) + 1
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.prefix + f for f in self.features]
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """A spine feature group (one row per entity) plus point-in-time joins and a label.
+
+    ``get`` gives features for every spine row in a day range; ``training_data`` adds the
+    label and keeps only labelled rows. Training and inference both call ``get``, so a
+    flight's feature row is built by the same code either way.
+    """
+
+    name: str
+    version: int
+    spine: str
+    spine_version: int
+    spine_columns: tuple[str, ...]
+    joins: tuple[Join, ...]
+    label_group: str
+    label_version: int
+    label_key: str
+    label_columns: tuple[str, ...]
+
+    @property
+    def feature_groups(self) -> dict[str, int]:
+        refs = {self.spine: self.spine_version, self.label_group: self.label_version}
+        refs.update({j.group: j.version for j in self.joins})
+        return refs
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return list(self.spine_columns) + [c for j in self.joins for c in j.columns]
+
+    def get(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Features of every spine entity whose partition day is in [start, end]."""
+        spine_group = store.get_group(self.spine, self.spine_version)
+        frame = store.read(spine_group, start, end)
+        time_col = spine_group.event_time
+        for join in self.joins:
+            group = store.get_group(join.group, join.version)
+            right = store.read(
+                group, start - dt.timedelta(days=join.lookback_days), end,
+                columns=[group.event_time, *join.on, *join.features],
+            )  # fmt: skip
+            frame = pit_join(
+                frame, right, left_time=time_col, right_time=group.event_time, by=join.on,
+                features=join.features, max_age=join.max_age, prefix=join.prefix,
+            )  # fmt: skip
+        key = list(spine_group.primary_key)
+        return frame.sort_values([time_col, *key], kind="stable").reset_index(drop=True)
+
+    def labels(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
+        group = store.get_group(self.label_group, self.label_version)
+        return store.read(group, start, end, columns=[self.label_key, *self.label_columns])
+
+    def training_data(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Features joined with the labels that exist; unlabelled rows are dropped."""
+        features = self.get(store, start, end)
+        labels = self.labels(store, start, end)
+        return features.merge(labels, on=self.label_key, how="inner", validate="one_to_one")
