@@ -73,7 +73,9 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULTS:
             known = ", ".join(f"'{k}'" for k in FAULTS)
-            raise ParameterError(f"inject_fault={self.kind!r} is unknown; use '' or one of {known}.")
+            raise ParameterError(
+                f"inject_fault={self.kind!r} is unknown; use '' (no fault) or one of {known}."
+            )
 
     def apply(self, weather: pd.DataFrame, day: dt.date) -> pd.DataFrame:
         if day < self.start or weather.empty:

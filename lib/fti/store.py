@@ -210,7 +210,8 @@ class FeatureStore:
         return self.root / "feature_groups" / name / f"v{version}"
 
     def partition_path(self, group: FeatureGroup, day: dt.date) -> Path:
-        return self.group_dir(group.name, group.version) / f"date={day.isoformat()}" / "part.parquet"
+        folder = self.group_dir(group.name, group.version)
+        return folder / f"date={day.isoformat()}" / "part.parquet"
 
     def register(self, group: FeatureGroup) -> FeatureGroup:
         """Create the group's folder and schema.json, or check an existing one matches."""
