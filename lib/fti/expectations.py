@@ -47,7 +47,7 @@ class CheckReport:
 
 
 def _fail(batch: str, day: dt.date, expectation: str, column: str, frame: pd.DataFrame,
-          mask: pd.Series) -> None:  # fmt: skip
+          mask: pd.Series) -> None:
     rows = frame.loc[mask]
     raise ExpectationError(
         f"{batch} of {day}: expectation '{expectation}' failed on column '{column}' for "
@@ -79,7 +79,7 @@ def _inside_day(batch: str, day: dt.date, frame: pd.DataFrame, column: str = "ti
 
 
 def _fail_if(batch: str, day: dt.date, expectation: str, column: str, frame: pd.DataFrame,
-             mask: pd.Series) -> None:  # fmt: skip
+             mask: pd.Series) -> None:
     if mask.any():
         _fail(batch, day, expectation, column, frame, mask)
 
@@ -95,14 +95,14 @@ def check_schedule(frame: pd.DataFrame, day: dt.date, carriers: set[str]) -> Non
     _inside_day(batch, day, frame)
     _fail_if(batch, day, "scheduled time is a valid HHMM", "sched_dep_time", frame,
              (frame["sched_dep_time"] // 100 > 23) | (frame["sched_dep_time"] % 100 > 59)
-             | (frame["sched_dep_time"] < 0))  # fmt: skip
+             | (frame["sched_dep_time"] < 0))
     _fail_if(batch, day, "distance > 0", "distance", frame, ~(frame["distance"] > 0))
     _fail_if(batch, day, "carrier is a known airline", "carrier", frame,
-             ~frame["carrier"].isin(carriers))  # fmt: skip
+             ~frame["carrier"].isin(carriers))
     _fail_if(batch, day, "origin is a New York airport", "origin", frame,
-             ~frame["origin"].isin(ORIGINS))  # fmt: skip
+             ~frame["origin"].isin(ORIGINS))
     _fail_if(batch, day, "destination is an airport code", "dest", frame,
-             ~frame["dest"].astype("str").str.fullmatch(r"[A-Z0-9]{3}").fillna(False))  # fmt: skip
+             ~frame["dest"].astype("str").str.fullmatch(r"[A-Z0-9]{3}").fillna(False))
 
 
 def check_outcomes(frame: pd.DataFrame, first: dt.date, last: dt.date) -> None:
@@ -113,10 +113,10 @@ def check_outcomes(frame: pd.DataFrame, first: dt.date, last: dt.date) -> None:
     lo, hi = DELAY_RANGE
     delay = frame["dep_delay"]
     _fail_if(batch, last, f"departure delay within {lo:g}..{hi:g} minutes", "dep_delay",
-             frame, delay.notna() & ~delay.between(lo, hi))  # fmt: skip
+             frame, delay.notna() & ~delay.between(lo, hi))
     local = frame["time_hour"].dt.tz_convert(TIMEZONE).dt.date
     _fail_if(batch, last, f"times fall inside {first}..{last}", "time_hour", frame,
-             (local < first) | (local > last))  # fmt: skip
+             (local < first) | (local > last))
 
 
 def check_weather(frame: pd.DataFrame, day: dt.date) -> tuple[pd.DataFrame, CheckReport]:
@@ -127,7 +127,7 @@ def check_weather(frame: pd.DataFrame, day: dt.date) -> tuple[pd.DataFrame, Chec
     _unique(batch, day, frame, ["origin", "time_hour"])
     _inside_day(batch, day, frame)
     _fail_if(batch, day, "origin is a New York airport", "origin", frame,
-             ~frame["origin"].isin(ORIGINS))  # fmt: skip
+             ~frame["origin"].isin(ORIGINS))
     cleaned = frame.copy()
     for col, (lo, hi) in WEATHER_RANGES.items():
         bad = frame[col].notna() & ~frame[col].between(lo, hi)
@@ -135,7 +135,7 @@ def check_weather(frame: pd.DataFrame, day: dt.date) -> tuple[pd.DataFrame, Chec
             continue
         if bad.mean() > MAX_GLITCH_SHARE:
             _fail(batch, day, f"at most {MAX_GLITCH_SHARE:.0%} of readings outside "
-                  f"{lo:g}..{hi:g}", col, frame, bad)  # fmt: skip
+                  f"{lo:g}..{hi:g}", col, frame, bad)
         cleaned.loc[bad, col] = float("nan")
         report.notes.append(
             f"{day}: {int(bad.sum())} implausible {col} reading(s) set to missing "

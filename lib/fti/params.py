@@ -1,0 +1,156 @@
+"""Notebook parameters, validated.
+
+Papermill injects parameters loosely typed (a date is a string, a number may arrive as a
+string from the command line). Each notebook passes its raw parameters to one function
+here and gets back a frozen dataclass, or a :class:`~fti.errors.ParameterError` whose
+message a student can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from fti.config import FIRST_DAY, LAST_DAY, data_root, reports_root
+from fti.dates import check_range, parse_day
+from fti.errors import ParameterError
+from fti.source import FAULTS, Fault
+
+
+def _int(value: object, name: str, minimum: int | None = None) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise ParameterError(f"{name}={value!r} is not a whole number.")
+    if minimum is not None and number < minimum:
+        raise ParameterError(f"{name}={number} is too small: it must be at least {minimum}.")
+    return number
+
+
+def _fraction(value: object, name: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ParameterError(f"{name}={value!r} is not a number.") from None
+    if not 0.0 <= number <= 1.0:
+        raise ParameterError(f"{name}={number} must be between 0 and 1.")
+    return number
+
+
+def _name(value: object, name: str) -> str:
+    text = str(value).strip()
+    if not text or not text.replace("_", "").replace("-", "").isalnum():
+        raise ParameterError(
+            f"{name}={value!r}: use letters, digits, '-' and '_' only (it names a folder)."
+        )
+    return text
+
+
+def _in_year(day: dt.date, name: str) -> dt.date:
+    first, last = dt.date.fromisoformat(FIRST_DAY), dt.date.fromisoformat(LAST_DAY)
+    if not first <= day <= last:
+        raise ParameterError(f"{name}={day}: the data covers {first} to {last} only.")
+    return day
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    start: dt.date
+    end: dt.date
+    label_delay_days: int
+    source_dir: Path | None
+    data_dir: Path
+    fault: Fault | None
+
+
+def feature_params(start_date: str, end_date: str, label_delay_days: int = 1,
+                   source_dir: str = "", data_dir: str = "", inject_fault: str = "",
+                   fault_start: str = "2013-06-15") -> FeatureParams:
+    start = _in_year(parse_day(start_date, "start_date"), "start_date")
+    end = _in_year(parse_day(end_date, "end_date"), "end_date")
+    check_range(start, end, "start_date", "end_date")
+    fault = None
+    if inject_fault:
+        if inject_fault not in FAULTS:
+            raise ParameterError(
+                f"inject_fault={inject_fault!r} is unknown; use '' or one of {sorted(FAULTS)}."
+            )
+        fault = Fault(inject_fault, parse_day(fault_start, "fault_start"))
+    return FeatureParams(start, end, _int(label_delay_days, "label_delay_days", 1),
+                         Path(source_dir) if source_dir else None, data_root(data_dir), fault)
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    train_start: dt.date
+    train_end: dt.date
+    holdout_days: int
+    model_name: str
+    promote: str
+    seed: int
+    data_dir: Path
+
+
+def training_params(train_start: str, train_end: str, holdout_days: int = 14,
+                    model_name: str = "flight_delay", promote: str = "if_better",
+                    seed: int = 42, data_dir: str = "") -> TrainingParams:
+    from fti.training import PROMOTION_POLICIES
+
+    start = _in_year(parse_day(train_start, "train_start"), "train_start")
+    end = _in_year(parse_day(train_end, "train_end"), "train_end")
+    check_range(start, end, "train_start", "train_end")
+    if promote not in PROMOTION_POLICIES:
+        raise ParameterError(f"promote={promote!r}: use one of {list(PROMOTION_POLICIES)}.")
+    return TrainingParams(start, end, _int(holdout_days, "holdout_days", 1),
+                          _name(model_name, "model_name"), promote, _int(seed, "seed"),
+                          data_root(data_dir))
+
+
+@dataclass(frozen=True)
+class InferenceParams:
+    run_date: dt.date
+    model_name: str
+    model_alias: str
+    model_version: int | None
+    threshold: float
+    data_dir: Path
+
+
+def inference_params(run_date: str, model_name: str = "flight_delay",
+                     model_alias: str = "champion", model_version: int = 0,
+                     threshold: float = 0.5, data_dir: str = "") -> InferenceParams:
+    version = _int(model_version, "model_version", 0)
+    return InferenceParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
+                           _name(model_name, "model_name"), _name(model_alias, "model_alias"),
+                           version or None, _fraction(threshold, "threshold"),
+                           data_root(data_dir))
+
+
+@dataclass(frozen=True)
+class MonitoringParams:
+    run_date: dt.date
+    window_days: int
+    model_name: str
+    drift_share_threshold: float
+    auc_drop_threshold: float
+    data_dir: Path
+    reports_dir: Path
+
+    @property
+    def window(self) -> tuple[dt.date, dt.date]:
+        """The current window: the ``window_days`` days ending the day before the run."""
+        end = self.run_date - dt.timedelta(days=1)
+        return end - dt.timedelta(days=self.window_days - 1), end
+
+
+def monitoring_params(run_date: str, window_days: int = 7, model_name: str = "flight_delay",
+                      drift_share_threshold: float = 0.3, auc_drop_threshold: float = 0.05,
+                      data_dir: str = "", reports_dir: str = "") -> MonitoringParams:
+    return MonitoringParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
+                            _int(window_days, "window_days", 1), _name(model_name, "model_name"),
+                            _fraction(drift_share_threshold, "drift_share_threshold"),
+                            _fraction(auc_drop_threshold, "auc_drop_threshold"),
+                            data_root(data_dir), reports_root(reports_dir))

@@ -1,0 +1,220 @@
+"""The model registry: versioned models in plain files, loaded safely.
+
+Layout under the data root::
+
+    models/<name>/v<version>/model.skops   # skops, never pickle: loading runs no code
+    models/<name>/v<version>/model.json    # metrics, parameters, features, lineage, sha256
+    models/<name>/aliases.json             # {"champion": 3, "history": [...]}
+
+A model file whose sha256 differs from its record is refused, and so is one that holds a
+type outside :data:`TRUSTED_TYPES` (skops lists the types a file would instantiate, before
+loading it). Aliases change atomically, and every change is kept in a history with its
+reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fti.config import repo_root
+from fti.errors import NotFoundError, RegistryError
+from fti.store import atomic_write_json
+
+#: Types beyond skops' defaults that our models need; nothing else may be loaded.
+TRUSTED_TYPES = (
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What model.json says about one registered model version."""
+
+    name: str
+    version: int
+    path: Path
+    info: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.info.get("metrics", {})
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.info.get("features", []))
+
+    @property
+    def created_at(self) -> str:
+        return str(self.info.get("created_at", ""))
+
+    @property
+    def training_range(self) -> tuple[str, str]:
+        lineage = self.info.get("lineage", {})
+        return (lineage.get("train_start", ""), lineage.get("train_end", ""))
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / "model.skops"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> str | None:
+    """The git commit of the checkout (with '-dirty' if it has changes), if it is one."""
+    try:
+        root = repo_root()
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty.strip() else "")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a model depends on, for its record."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("scikit-learn", "skops", "pandas", "numpy", "pyarrow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+class ModelRegistry:
+    """Registered model versions and aliases in plain files under ``<root>/models``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root) / "models"
+
+    def _dir(self, name: str) -> Path:
+        return self.root / name
+
+    def version_numbers(self, name: str) -> list[int]:
+        folder = self._dir(name)
+        if not folder.exists():
+            return []
+        return sorted(int(p.name[1:]) for p in folder.glob("v*")
+                      if p.name[1:].isdigit() and (p / "model.json").exists())
+
+    def versions(self, name: str) -> list[ModelRecord]:
+        """Every registered version of ``name``, oldest first."""
+        return [self.get(name, version=v) for v in self.version_numbers(name)]
+
+    def register(self, name: str, model: Any, info: dict[str, Any]) -> ModelRecord:
+        """Save ``model`` with skops as the next version, with ``info`` as its record."""
+        import skops.io as sio
+
+        folder = self._dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = self.version_numbers(name)
+        version = (existing[-1] + 1) if existing else 1
+        tmp = Path(tempfile.mkdtemp(prefix=f".v{version}.", dir=folder))
+        try:
+            sio.dump(model, tmp / "model.skops")
+            untrusted = set(sio.get_untrusted_types(file=tmp / "model.skops"))
+            unknown = sorted(untrusted - set(TRUSTED_TYPES))
+            if unknown:
+                raise RegistryError(
+                    f"The model holds types that are not in fti.registry.TRUSTED_TYPES: "
+                    f"{unknown}. Review them and add them there if they are safe."
+                )
+            record = {
+                **info,
+                "name": name,
+                "version": version,
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "sha256": sha256_file(tmp / "model.skops"),
+                "code_version": code_version(),
+                "packages": package_versions(),
+            }
+            atomic_write_json(tmp / "model.json", record)
+            os.rename(tmp, folder / f"v{version}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.get(name, version=version)
+
+    def get(self, name: str, version: int | None = None, alias: str | None = None) -> ModelRecord:
+        """The record of a version, or of the version an alias points to."""
+        if version is None:
+            alias = alias or "champion"
+            aliases = self.aliases(name)
+            if alias not in aliases:
+                raise NotFoundError(
+                    f"Model {name!r} has no alias {alias!r} (aliases: "
+                    f"{sorted(k for k in aliases if k != 'history') or 'none'}). Run the "
+                    f"training pipeline (notebooks/02_training_pipeline.ipynb) to register "
+                    f"and promote a model."
+                )
+            version = int(aliases[alias])
+        path = self._dir(name) / f"v{version}"
+        if not (path / "model.json").exists():
+            known = self.version_numbers(name)
+            raise NotFoundError(
+                f"Model {name!r} has no version {version} (versions: {known or 'none'}). "
+                f"Run the training pipeline to register one."
+            )
+        return ModelRecord(name, int(version), path, json.loads((path / "model.json").read_text()))
+
+    def load(self, record: ModelRecord) -> Any:
+        """Load a model after checking its hash and the types it would create."""
+        import skops.io as sio
+
+        actual = sha256_file(record.model_file)
+        if actual != record.info.get("sha256"):
+            raise RegistryError(
+                f"{record.model_file} does not match its record (sha256 {actual[:12]}... vs "
+                f"{str(record.info.get('sha256'))[:12]}...): the file was changed after it was "
+                f"registered. Refusing to load it; retrain and register a new version."
+            )
+        untrusted = sio.get_untrusted_types(file=record.model_file)
+        unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+        if unknown:
+            raise RegistryError(
+                f"{record.model_file} would create untrusted types {unknown}; refusing to load "
+                f"it. Only fti.registry.TRUSTED_TYPES are allowed."
+            )
+        return sio.load(record.model_file, trusted=list(untrusted))
+
+    # --- aliases ------------------------------------------------------------------------
+    def aliases(self, name: str) -> dict[str, Any]:
+        """aliases.json: alias -> version, plus "history" of every change."""
+        path = self._dir(name) / "aliases.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def set_alias(self, name: str, alias: str, version: int, reason: str, at: str) -> None:
+        """Point ``alias`` at ``version`` (atomically) and record why in the history."""
+        self.get(name, version=version)  # must exist
+        data = self.aliases(name)
+        history = list(data.get("history", []))
+        history.append({"at": at, "alias": alias, "version": version,
+                        "previous": data.get(alias), "reason": reason})
+        data.update({alias: version, "history": history})
+        atomic_write_json(self._dir(name) / "aliases.json", data)
+
+    def champion(self, name: str) -> ModelRecord | None:
+        """The current champion, or None when no model has been promoted yet."""
+        version = self.aliases(name).get("champion")
+        return None if version is None else self.get(name, version=int(version))

@@ -1,0 +1,183 @@
+"""Training: the model, its baseline, a time-based holdout, metrics and the promotion rule.
+
+The training data comes from the feature view (:data:`fti.features.FLIGHT_VIEW`), the
+same code that inference uses; nothing here computes a feature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fti.dates import local_day
+from fti.errors import NotEnoughDataError, ParameterError
+
+CATEGORICAL = ["carrier", "origin", "dest"]
+NUMERIC = [
+    "distance", "sched_hour", "day_of_week", "plane_age", "plane_seats",
+    "wx_temp", "wx_dewp", "wx_humid", "wx_wind_speed", "wx_wind_gust", "wx_precip",
+    "wx_pressure", "wx_visib", "wx_precip_3h", "wx_wind_speed_max_3h", "wx_visib_min_3h",
+    "carrier_delayed_share_1d", "carrier_mean_delay_1d", "carrier_delayed_share_7d",
+    "carrier_mean_delay_7d", "origin_delayed_share_1d", "origin_mean_delay_1d",
+    "origin_delayed_share_7d", "origin_mean_delay_7d",
+]
+FEATURES = CATEGORICAL + NUMERIC
+TARGET = "delayed"
+#: The baseline's one input: the carrier's share of delayed flights over the last 7 days.
+BASELINE_FEATURE = "carrier_delayed_share_7d"
+PROMOTION_POLICIES = ("if_better", "always", "never")
+PRIMARY_METRIC = "roc_auc"
+
+
+@dataclass(frozen=True)
+class Split:
+    """A time-based split: train on the earlier days, evaluate on the last ``holdout_days``."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    holdout_start: dt.date
+    holdout_end: dt.date
+
+
+def flight_day(frame: pd.DataFrame) -> pd.Series:
+    """The local day of each flight (from its scheduled departure)."""
+    return local_day(frame["sched_dep_utc"])
+
+
+def split_by_time(frame: pd.DataFrame, holdout_days: int, train_start: dt.date,
+                  train_end: dt.date) -> Split:
+    """Hold out the last ``holdout_days`` days that have labels; refuse too little data."""
+    feature_cmd = "run the feature pipeline (notebooks/01_feature_pipeline.ipynb)"
+    if frame.empty:
+        raise NotEnoughDataError(
+            f"No labelled flights between {train_start} and {train_end}. Labels arrive a day "
+            f"after each flight: {feature_cmd} with start_date={train_start} and "
+            f"end_date={train_end + dt.timedelta(days=1)} first."
+        )
+    day = flight_day(frame)
+    labelled_days = sorted(day.unique())
+    if len(labelled_days) <= holdout_days:
+        raise NotEnoughDataError(
+            f"Only {len(labelled_days)} day(s) with labels between {train_start} and "
+            f"{train_end}, but holdout_days={holdout_days} needs more days than that to "
+            f"leave something to train on. Lower holdout_days, or {feature_cmd} for more days."
+        )
+    holdout_start = labelled_days[-holdout_days]
+    in_holdout = (day >= holdout_start).to_numpy()
+    split = Split(frame[~in_holdout].reset_index(drop=True),
+                  frame[in_holdout].reset_index(drop=True),
+                  holdout_start, labelled_days[-1])
+    for part, rows in (("training", split.train), ("holdout", split.holdout)):
+        if rows[TARGET].nunique() < 2:
+            raise NotEnoughDataError(
+                f"The {part} part has only one class (delayed={bool(rows[TARGET].iloc[0])}): "
+                f"metrics need both. Use a longer range: {feature_cmd} for more days."
+            )
+    return split
+
+
+def build_model(seed: int = 42, max_iter: int = 300, learning_rate: float = 0.05):
+    """A scikit-learn Pipeline: categories encoded in place, gradient-boosted trees."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    encode = ColumnTransformer(
+        [("categories", OrdinalEncoder(handle_unknown="use_encoded_value",
+                                       unknown_value=np.nan, encoded_missing_value=np.nan),
+          CATEGORICAL)],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    trees = HistGradientBoostingClassifier(
+        categorical_features=list(range(len(CATEGORICAL))),
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        max_leaf_nodes=31,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        random_state=seed,
+    )
+    return Pipeline([("encode", encode), ("trees", trees)])
+
+
+def fit(model, train: pd.DataFrame):
+    """Fit the pipeline on the training rows (only the model's features)."""
+    return model.fit(train[FEATURES], train[TARGET].astype(int))
+
+
+def predict(model, frame: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
+    """Probability of a delay for each row."""
+    return model.predict_proba(frame[features or FEATURES])[:, 1]
+
+
+def baseline_predict(frame: pd.DataFrame, fallback: float) -> np.ndarray:
+    """The baseline: each flight gets its carrier's delayed share of the last 7 days."""
+    return frame[BASELINE_FEATURE].fillna(fallback).to_numpy(dtype=float)
+
+
+def evaluate(y_true: pd.Series | np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Holdout metrics; NaN where a metric is undefined (one class only)."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+    y = np.asarray(y_true, dtype=int)
+    p = np.clip(np.asarray(proba, dtype=float), 1e-6, 1 - 1e-6)
+    both = len(np.unique(y)) == 2
+    return {
+        "n": int(len(y)),
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "average_precision": float(average_precision_score(y, p)) if both else float("nan"),
+        "brier": float(brier_score_loss(y, p)) if len(y) else float("nan"),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])) if len(y) else float("nan"),
+        "base_rate": float(y.mean()) if len(y) else float("nan"),
+        "mean_prediction": float(p.mean()) if len(y) else float("nan"),
+    }
+
+
+def importance(model, holdout: pd.DataFrame, seed: int = 42, n_rows: int = 4000,
+               n_repeats: int = 3) -> pd.DataFrame:
+    """Permutation importance (drop in ROC AUC) on a deterministic sample of the holdout."""
+    from sklearn.inspection import permutation_importance
+
+    sample = holdout.sample(min(n_rows, len(holdout)), random_state=seed)
+    result = permutation_importance(model, sample[FEATURES], sample[TARGET].astype(int),
+                                    scoring="roc_auc", n_repeats=n_repeats, random_state=seed)
+    table = pd.DataFrame({"feature": FEATURES, "importance": result.importances_mean,
+                          "std": result.importances_std})
+    return table.sort_values("importance", ascending=False, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger becomes champion, and why (recorded in the registry)."""
+
+    promote: bool
+    reason: str
+
+
+def decide_promotion(policy: str, challenger: dict[str, float],
+                     champion: dict[str, float] | None) -> Decision:
+    """Apply the promotion policy to holdout metrics measured on the same holdout."""
+    if policy not in PROMOTION_POLICIES:
+        raise ParameterError(f"promote={policy!r}: use one of {PROMOTION_POLICIES}.")
+    new = challenger[PRIMARY_METRIC]
+    if policy == "never":
+        return Decision(False, "promote='never': registered without promotion")
+    if champion is None:
+        return Decision(True, f"no champion yet; the challenger ({PRIMARY_METRIC} {new:.4f}) "
+                              f"becomes champion")
+    old = champion[PRIMARY_METRIC]
+    if policy == "always":
+        return Decision(True, f"promote='always' ({PRIMARY_METRIC} {new:.4f} vs champion "
+                              f"{old:.4f} on the same holdout)")
+    if not np.isfinite(old) or new > old:
+        return Decision(True, f"challenger beats champion on the same holdout: "
+                              f"{PRIMARY_METRIC} {new:.4f} > {old:.4f}")
+    return Decision(False, f"champion stays: challenger {PRIMARY_METRIC} {new:.4f} <= "
+                           f"champion {old:.4f} on the same holdout")
