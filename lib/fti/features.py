@@ -282,7 +282,7 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
     the store that running the days one by one leaves. All days are computed and checked
     before the first write: a bad batch anywhere in the range writes nothing.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     register_groups(store)
     planes = source.planes()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -10,19 +9,24 @@ from matplotlib.figure import Figure
 from fti.config import TIMEZONE
 
 
+def _subplots(*grid: int, figsize: tuple[float, float], **kwargs: object):
+    """A figure outside pyplot's registry, so a notebook shows it once, where returned."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(*grid, **kwargs)
+
+
 def rows_written(table: pd.DataFrame) -> Figure:
     """Rows written per feature group and run day (``table``: day x group counts)."""
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig, ax = _subplots(figsize=(10, 3.5))
     table.plot(ax=ax, marker="." if len(table) < 40 else None, linewidth=1)
     ax.set(title="Rows written per feature group and run day", xlabel="run day", ylabel="rows")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
-    fig.tight_layout()
     return fig
 
 
 def day_weather(weather: pd.DataFrame, day: object) -> Figure:
     """Temperature, precipitation and visibility per airport over one day (local hours)."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharex=True)
+    fig, axes = _subplots(1, 3, figsize=(12, 3.2), sharex=True)
     local = weather.assign(hour=weather["time_hour"].dt.tz_convert(TIMEZONE).dt.hour)
     for origin, rows in local.groupby("origin"):
         for ax, col in zip(axes, ["temp", "precip_3h", "visib"], strict=True):
@@ -32,20 +36,20 @@ def day_weather(weather: pd.DataFrame, day: object) -> Figure:
         ax.set(title=title, xlabel="local hour")
     axes[0].legend(fontsize="small")
     fig.suptitle(f"Weather forecast for {day}")
-    fig.tight_layout()
     return fig
 
 
-def delay_stats(stats: pd.DataFrame, entity: str) -> Figure:
-    """Each entity's 7-day delayed share over time, as the store knows it each morning."""
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+def delay_stats(stats: pd.DataFrame, entity: str, top: int = 6) -> Figure:
+    """The 7-day delayed share of the busiest entities, as the store knows it each morning."""
+    fig, ax = _subplots(figsize=(10, 3.5))
     local = stats.assign(day=stats["available_at"].dt.tz_convert(TIMEZONE).dt.date)
-    wide = local.pivot_table(index="day", columns=entity, values="delayed_share_7d")
+    busiest = local.groupby(entity)["flights_7d"].sum().nlargest(top).index
+    wide = local[local[entity].isin(busiest)].pivot_table(
+        index="day", columns=entity, values="delayed_share_7d")
     wide.plot(ax=ax, linewidth=1)
-    ax.set(title=f"Share of flights delayed > 15 min over the last 7 days, per {entity}",
+    ax.set(title=f"Share of flights delayed > 15 min over the last 7 days ({top} busiest)",
            xlabel="known from the start of", ylabel="delayed share")
-    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small", ncol=2)
-    fig.tight_layout()
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
     return fig
 
 
@@ -54,7 +58,7 @@ def evaluation(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    fig, (roc, pr, cal) = plt.subplots(1, 3, figsize=(13, 4))
+    fig, (roc, pr, cal) = _subplots(1, 3, figsize=(13, 4))
     for label, proba in scores.items():
         fpr, tpr, _ = roc_curve(y_true, proba)
         roc.plot(fpr, tpr, label=label)
@@ -70,23 +74,21 @@ def evaluation(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
     cal.set(title="Calibration", xlabel="mean predicted probability", ylabel="observed share")
     for ax in (roc, pr, cal):
         ax.legend(fontsize="small")
-    fig.tight_layout()
     return fig
 
 
 def importance(table: pd.DataFrame, top: int = 15) -> Figure:
     """Permutation importance: how much the holdout ROC AUC drops when a feature is shuffled."""
     rows = table.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1))
+    fig, ax = _subplots(figsize=(8, 0.3 * len(rows) + 1))
     ax.barh(rows["feature"], rows["importance"], xerr=rows["std"], color="tab:blue")
     ax.set(title="Permutation importance on the holdout", xlabel="drop in ROC AUC")
-    fig.tight_layout()
     return fig
 
 
 def risk(predictions: pd.DataFrame, threshold: float) -> Figure:
     """Distribution of predicted risk, and mean risk by scheduled hour and by carrier."""
-    fig, (hist, hour, carrier) = plt.subplots(1, 3, figsize=(14, 3.8))
+    fig, (hist, hour, carrier) = _subplots(1, 3, figsize=(14, 3.8))
     hist.hist(predictions["probability"], bins=30, color="tab:blue")
     hist.axvline(threshold, color="tab:red", linestyle="--", label=f"flag threshold {threshold}")
     hist.set(title="Predicted delay probability", xlabel="probability", ylabel="flights")
@@ -97,24 +99,22 @@ def risk(predictions: pd.DataFrame, threshold: float) -> Figure:
     by_carrier = predictions.groupby("carrier")["probability"].mean().sort_values()
     carrier.barh(by_carrier.index, by_carrier.to_numpy(), color="tab:green")
     carrier.set(title="Mean risk by carrier", xlabel="mean probability")
-    fig.tight_layout()
     return fig
 
 
 def drift_scores(columns: pd.DataFrame) -> Figure:
     """Per-feature drift score, drifted features in red."""
     rows = columns.sort_values("score")
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1))
+    fig, ax = _subplots(figsize=(8, 0.28 * len(rows) + 1))
     colors = np.where(rows["drifted"], "tab:red", "tab:blue")
     ax.barh(rows["column"], rows["score"], color=colors)
     ax.set(title="Drift per column (red: drift detected)", xlabel="drift score (method-specific)")
-    fig.tight_layout()
     return fig
 
 
 def monitoring_history(history: pd.DataFrame) -> Figure:
     """Drift share, ROC AUC, Brier score, and base rate vs mean prediction over run dates."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig, axes = _subplots(1, 3, figsize=(14, 3.6))
     days = pd.to_datetime(history["run_date"])
     axes[0].plot(days, history["drift_share"], marker="o", color="tab:red")
     axes[0].set(title="Share of drifted features", ylim=(0, 1))
@@ -128,5 +128,4 @@ def monitoring_history(history: pd.DataFrame) -> Figure:
     axes[2].legend(fontsize="small")
     for ax in axes:
         ax.tick_params(axis="x", labelrotation=30)
-    fig.tight_layout()
     return fig
