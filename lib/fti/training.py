@@ -14,6 +14,9 @@ import pandas as pd
 
 from fti.dates import local_day
 from fti.errors import NotEnoughDataError, ParameterError
+from fti.registry import ModelRecord, ModelRegistry
+from fti.store import FeatureStore, TrainingDataset
+from fti.views import FeatureView
 
 CATEGORICAL = ["carrier", "origin", "dest"]
 NUMERIC = [
@@ -140,8 +143,8 @@ def evaluate(y_true: pd.Series | np.ndarray, proba: np.ndarray) -> dict[str, flo
     }
 
 
-def importance(model, holdout: pd.DataFrame, seed: int = 42, n_rows: int = 4000,
-               n_repeats: int = 3) -> pd.DataFrame:
+def importance(model, holdout: pd.DataFrame, seed: int = 42, n_rows: int = 3000,
+               n_repeats: int = 2) -> pd.DataFrame:
     """Permutation importance (drop in ROC AUC) on a deterministic sample of the holdout."""
     from sklearn.inspection import permutation_importance
 
@@ -181,3 +184,50 @@ def decide_promotion(policy: str, challenger: dict[str, float],
                               f"{PRIMARY_METRIC} {new:.4f} > {old:.4f}")
     return Decision(False, f"champion stays: challenger {PRIMARY_METRIC} {new:.4f} <= "
                            f"champion {old:.4f} on the same holdout")
+
+
+def save_snapshot(store: FeatureStore, view: FeatureView, frame: pd.DataFrame,
+                  start: dt.date, end: dt.date) -> TrainingDataset:
+    """Materialize the training data as an immutable snapshot with its lineage."""
+    meta = {"feature_view": f"{view.name}/v{view.version}", "start": start.isoformat(),
+            "end": end.isoformat(), "feature_groups": view.feature_groups}
+    return store.save_training_dataset(view.name, frame, meta)
+
+
+def champion_on_holdout(registry: ModelRegistry, name: str,
+                        holdout: pd.DataFrame) -> tuple[ModelRecord, dict[str, float]] | None:
+    """The current champion and its metrics on *this* holdout, or None without a champion."""
+    record = registry.champion(name)
+    if record is None:
+        return None
+    missing = [f for f in record.features if f not in holdout.columns]
+    if missing:
+        nan = evaluate(holdout[TARGET], np.full(len(holdout), np.nan))
+        return record, {**nan, PRIMARY_METRIC: float("nan")}
+    model = registry.load(record)
+    return record, evaluate(holdout[TARGET], predict(model, holdout, record.features))
+
+
+def model_info(model, split: Split, dataset: TrainingDataset, metrics: dict[str, dict],
+               train_start: dt.date, train_end: dt.date, seed: int) -> dict:
+    """What the registry records about a trained model: metrics, parameters, lineage."""
+    trees = model[-1]
+    return {
+        "metrics": metrics,
+        "features": FEATURES,
+        "target": TARGET,
+        "params": {"seed": seed, "learning_rate": trees.learning_rate,
+                   "max_iter": trees.max_iter, "n_iter": int(trees.n_iter_),
+                   "max_leaf_nodes": trees.max_leaf_nodes},
+        "lineage": {
+            "training_dataset": {"name": dataset.name, "version": dataset.version,
+                                 "content_hash": dataset.metadata["content_hash"]},
+            "feature_view": dataset.metadata["feature_view"],
+            "feature_groups": dataset.metadata["feature_groups"],
+            "train_start": train_start.isoformat(),
+            "train_end": train_end.isoformat(),
+            "holdout_start": split.holdout_start.isoformat(),
+            "holdout_end": split.holdout_end.isoformat(),
+        },
+        "rows": {"train": len(split.train), "holdout": len(split.holdout)},
+    }
