@@ -1,4 +1,8 @@
-"""The figures the notebooks show. Each function takes frames and returns a Figure."""
+"""The figures the notebooks show. Each function takes frames and returns a Figure.
+
+Figures are made outside pyplot, so a notebook shows each one exactly once, where it is
+returned (notebooks enable that display with ``%matplotlib inline``).
+"""
 
 from __future__ import annotations
 
