@@ -1,0 +1,74 @@
+"""Training logic on small generated data: the split, the refusals, the model, the metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from fti import training
+from fti.config import TIME_DTYPE
+from fti.errors import NotEnoughDataError
+
+from tests.test_registry import tiny_training_frame
+
+
+def with_days(frame: pd.DataFrame, n_days: int) -> pd.DataFrame:
+    """Spread the rows over ``n_days`` days in January 2013 (noon, New York time)."""
+    day = np.arange(len(frame)) % n_days
+    times = pd.Timestamp("2013-01-01 17:00", tz="UTC") + pd.to_timedelta(day, unit="D")
+    return frame.assign(sched_dep_utc=pd.Series(times).astype(TIME_DTYPE))
+
+
+START, END = dt.date(2013, 1, 1), dt.date(2013, 1, 31)
+
+
+def test_the_holdout_is_the_last_days_with_labels():
+    frame = with_days(tiny_training_frame(), 20)
+    split = training.split_by_time(frame, 5, START, END)
+    assert split.holdout_start == dt.date(2013, 1, 16)
+    assert split.holdout_end == dt.date(2013, 1, 20)
+    assert training.flight_day(split.train).max() < split.holdout_start
+    assert len(split.train) + len(split.holdout) == len(frame)
+
+
+def test_no_labels_is_refused_with_the_pipeline_to_run():
+    empty = with_days(tiny_training_frame(), 3).iloc[:0]
+    with pytest.raises(NotEnoughDataError, match="feature pipeline.*end_date=2013-02-01"):
+        training.split_by_time(empty, 5, START, END)
+
+
+def test_fewer_days_than_the_holdout_is_refused():
+    with pytest.raises(NotEnoughDataError, match="holdout_days=5"):
+        training.split_by_time(with_days(tiny_training_frame(), 5), 5, START, END)
+
+
+def test_a_holdout_with_one_class_is_refused():
+    frame = with_days(tiny_training_frame(), 10)
+    frame.loc[training.flight_day(frame) >= dt.date(2013, 1, 9), "delayed"] = False
+    with pytest.raises(NotEnoughDataError, match="holdout part has only one class"):
+        training.split_by_time(frame, 2, START, END)
+
+
+def test_the_model_learns_a_signal_the_baseline_misses():
+    frame = with_days(tiny_training_frame(n=3000), 20)
+    split = training.split_by_time(frame, 5, START, END)
+    model = training.fit(training.build_model(seed=1, max_iter=50), split.train)
+    y = split.holdout["delayed"]
+    model_auc = training.evaluate(y, training.predict(model, split.holdout))["roc_auc"]
+    assert model_auc > 0.75
+    # the generated label depends on the hour too, which the baseline does not see
+    base = training.evaluate(y, training.baseline_predict(split.holdout, 0.5))["roc_auc"]
+    assert model_auc > base
+
+
+def test_metrics_are_nan_not_errors_with_one_class():
+    metrics = training.evaluate(np.array([0, 0, 0]), np.array([0.1, 0.2, 0.3]))
+    assert np.isnan(metrics["roc_auc"]) and metrics["base_rate"] == 0.0
+    assert metrics["mean_prediction"] == pytest.approx(0.2)
+
+
+def test_the_baseline_falls_back_when_a_carrier_has_no_history():
+    frame = pd.DataFrame({"carrier_delayed_share_7d": [0.3, np.nan]})
+    assert training.baseline_predict(frame, 0.2).tolist() == [0.3, 0.2]
