@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -56,9 +57,9 @@ def test_predictions_are_stored_per_run_date_and_rerunning_replaces_them(store, 
     assert (predictions["flag"] == (predictions["probability"] >= 0.4)).all()
     assert set(predictions["model_version"]) == {record.version}
     path = inference.write_predictions(store, LAST, predictions)
-    first = open(path, "rb").read()
+    first = Path(path).read_bytes()
     inference.write_predictions(store, LAST, inference.score(model, record, features, 0.4, LAST))
-    assert open(path, "rb").read() == first
+    assert Path(path).read_bytes() == first
     stored = inference.read_predictions(store, LAST, LAST)
     pd.testing.assert_frame_equal(stored, predictions.sort_values("flight_id", ignore_index=True))
 

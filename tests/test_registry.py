@@ -37,9 +37,9 @@ def fitted():
 
 
 def register(reg: ModelRegistry, model, name: str = "m") -> registry_module.ModelRecord:
-    return reg.register(name, model, {"features": FEATURES, "metrics": {"holdout": {"roc_auc": 0.7}},
-                                      "lineage": {"train_start": "2013-01-01",
-                                                  "train_end": "2013-01-31"}})
+    info = {"features": FEATURES, "metrics": {"holdout": {"roc_auc": 0.7}},
+            "lineage": {"train_start": "2013-01-01", "train_end": "2013-01-31"}}
+    return reg.register(name, model, info)
 
 
 def test_a_registered_model_loads_back_and_predicts_the_same(tmp_path, fitted):
