@@ -368,3 +368,32 @@ def run_of(history: pd.DataFrame, run_date: str | dt.date) -> pd.Series | None:
     """The history row of ``run_date`` from :func:`read_history`, or None without one."""
     rows = history.loc[history["run_date"] == parse_day(run_date, "run_date").isoformat()]
     return rows.iloc[-1] if len(rows) else None
+
+
+# --- assembling the monitoring inputs ------------------------------------------------------
+PREDICTION_COLUMN = "probability"
+
+
+def monitored_columns(features: Sequence[str],
+                      categorical: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split a model's feature list into the numerical and categorical columns to monitor."""
+    cats = [f for f in features if f in categorical]
+    return [f for f in features if f not in cats], cats
+
+
+def current_window(features: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The window's feature rows with the probability predicted for them (NaN if none was)."""
+    if features.empty:
+        raise NotEnoughDataError(
+            "No features in the monitoring window: run the feature pipeline "
+            "(notebooks/01_feature_pipeline.ipynb) for the days of the window first."
+        )
+    scored = predictions[["flight_id", PREDICTION_COLUMN]]
+    return features.merge(scored, on="flight_id", how="left", validate="one_to_one")
+
+
+def feature_drift_share(result: DriftResult) -> float:
+    """Share of drifted *features*: the prediction column is reported, but not counted."""
+    rows = result.columns[(result.columns["column"] != PREDICTION_COLUMN)
+                          & (result.columns["note"] == "")]
+    return float(rows["drifted"].mean()) if len(rows) else math.nan

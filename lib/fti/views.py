@@ -145,8 +145,10 @@ class FeatureView:
         return frame.sort_values([time_col, *key], kind="stable").reset_index(drop=True)
 
     def labels(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Labels of the entities of [start, end], with the time each label was published."""
         group = store.get_group(self.label_group, self.label_version)
-        return store.read(group, start, end, columns=[self.label_key, *self.label_columns])
+        columns = [self.label_key, group.event_time, *self.label_columns]
+        return store.read(group, start, end, columns=columns)
 
     def training_data(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Features joined with the labels that exist; unlabelled rows are dropped."""
