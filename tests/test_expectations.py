@@ -132,13 +132,6 @@ def test_a_corrupted_source_is_refused_and_the_store_is_unchanged(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=ExpectationError,
-    reason="fti.expectations._numeric calls _fail whenever the column's dtype is not numeric, "
-    "even when none of the day's values is text: one bad value anywhere in the file makes "
-    "every other day fail with 'for 0 row(s)' and no offending rows shown",
-)
 def test_text_on_one_day_does_not_refuse_a_clean_day(make_source, january_tables) -> None:
     flights = january_tables["flights"]
     source = FlightSource(

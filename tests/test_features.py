@@ -124,13 +124,6 @@ def test_schedule_features_leave_unknown_planes_without_age_and_seats() -> None:
     assert (out["sched_hour"] == 9).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="fti.features.schedule_features computes schedule['year'] - plane['year'], where "
-    "plane comes from a merge (index 0..n-1) and schedule keeps the caller's index: any "
-    "other index (a filtered schedule) raises 'All arrays must be of the same length'",
-)
 def test_schedule_features_do_not_depend_on_the_input_index() -> None:
     schedule = tiny_schedule()
     expected = schedule_features(schedule, PLANES).iloc[[3, 0]].reset_index(drop=True)

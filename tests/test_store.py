@@ -143,26 +143,12 @@ def test_register_refuses_a_changed_schema_for_the_same_version(store: FeatureSt
     assert store.get_group("toy", 2).schema["value"] == "int64"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fti.store.atomic_write_json writes schema.json with sort_keys=True, so "
-    "FeatureStore.get_group, and register once the group exists, return the schema in "
-    "alphabetical column order instead of the defined one",
-)
 def test_the_stored_definition_keeps_the_schema_column_order(store: FeatureStore) -> None:
     store.register(GROUP)
     assert list(store.register(GROUP).schema) == list(GROUP.schema)
     assert list(store.get_group("toy", 1).schema) == list(GROUP.schema)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pa.ArrowInvalid,
-    reason="FeatureStore.register returns the stored definition (columns sorted by "
-    "schema.json); writing with it orders a partition's columns differently from the days "
-    "written with the defined group, and FeatureStore.read's pa.concat_tables refuses the mix",
-)
 def test_days_written_with_the_stored_definition_read_together_with_earlier_days(
     store: FeatureStore,
 ) -> None:
@@ -241,13 +227,6 @@ def test_a_crash_mid_write_of_a_new_day_leaves_no_partition(
     assert store.days(toy) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fti.store._atomic_write_bytes: tempfile.mkstemp creates the temporary file with "
-    "mode 0600 and os.replace keeps it, so every partition and schema.json is unreadable to "
-    "other users (a shared data/ folder, a container running as another user)",
-)
 def test_partition_files_get_the_same_permissions_as_any_new_file(
     store: FeatureStore, toy
 ) -> None:

@@ -56,12 +56,20 @@ def _fail(batch: str, day: dt.date, expectation: str, column: str, frame: pd.Dat
     )
 
 
-def _numeric(batch: str, day: dt.date, frame: pd.DataFrame, columns: list[str]) -> None:
+def _numeric(batch: str, day: dt.date, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Refuse text in numeric columns; return the batch with those columns as numbers.
+
+    Only this batch's values count: text elsewhere in the source file (which makes the
+    whole column text when it is read) does not refuse a clean day.
+    """
+    out = frame
     for col in columns:
         if pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
             continue
         parsed = pd.to_numeric(frame[col], errors="coerce")
-        _fail(batch, day, "values are numbers", col, frame, parsed.isna() & frame[col].notna())
+        _fail_if(batch, day, "values are numbers", col, frame, parsed.isna() & frame[col].notna())
+        out = out.assign(**{col: parsed})
+    return out
 
 
 def _unique(batch: str, day: dt.date, frame: pd.DataFrame, keys: list[str]) -> None:
@@ -87,10 +95,13 @@ def _fail_if(batch: str, day: dt.date, expectation: str, column: str, frame: pd.
 FLIGHT_KEY = ["year", "month", "day", "carrier", "flight", "origin"]
 
 
-def check_schedule(frame: pd.DataFrame, day: dt.date, carriers: set[str]) -> None:
-    """The schedule of ``day``: unique flights, valid times, known carriers and airports."""
+def check_schedule(frame: pd.DataFrame, day: dt.date, carriers: set[str]) -> pd.DataFrame:
+    """The schedule of ``day``: unique flights, valid times, known carriers and airports.
+
+    Returns the batch with its numeric columns as numbers.
+    """
     batch = "flight schedule"
-    _numeric(batch, day, frame, ["sched_dep_time", "flight", "distance", "hour", "minute"])
+    frame = _numeric(batch, day, frame, ["sched_dep_time", "flight", "distance", "hour", "minute"])
     _unique(batch, day, frame, FLIGHT_KEY)
     _inside_day(batch, day, frame)
     _fail_if(batch, day, "scheduled time is a valid HHMM", "sched_dep_time", frame,
@@ -103,12 +114,16 @@ def check_schedule(frame: pd.DataFrame, day: dt.date, carriers: set[str]) -> Non
              ~frame["origin"].isin(ORIGINS))
     _fail_if(batch, day, "destination is an airport code", "dest", frame,
              ~frame["dest"].astype("str").str.fullmatch(r"[A-Z0-9]{3}").fillna(False))
+    return frame
 
 
-def check_outcomes(frame: pd.DataFrame, first: dt.date, last: dt.date) -> None:
-    """Outcomes of the flights from ``first`` to ``last``: unique, plausible delays."""
+def check_outcomes(frame: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Outcomes of the flights from ``first`` to ``last``: unique, plausible delays.
+
+    Returns the batch with its delays as numbers.
+    """
     batch = "flight outcomes"
-    _numeric(batch, last, frame, ["dep_delay"])
+    frame = _numeric(batch, last, frame, ["dep_delay"])
     _unique(batch, last, frame, FLIGHT_KEY)
     lo, hi = DELAY_RANGE
     delay = frame["dep_delay"]
@@ -117,13 +132,14 @@ def check_outcomes(frame: pd.DataFrame, first: dt.date, last: dt.date) -> None:
     local = frame["time_hour"].dt.tz_convert(TIMEZONE).dt.date
     _fail_if(batch, last, f"times fall inside {first}..{last}", "time_hour", frame,
              (local < first) | (local > last))
+    return frame
 
 
 def check_weather(frame: pd.DataFrame, day: dt.date) -> tuple[pd.DataFrame, CheckReport]:
     """The hourly weather of ``day``; returns the batch with glitches set to missing."""
     batch = "weather forecast"
     report = CheckReport()
-    _numeric(batch, day, frame, list(WEATHER_RANGES))
+    frame = _numeric(batch, day, frame, list(WEATHER_RANGES))
     _unique(batch, day, frame, ["origin", "time_hour"])
     _inside_day(batch, day, frame)
     _fail_if(batch, day, "origin is a New York airport", "origin", frame,

@@ -139,7 +139,7 @@ def schedule_features(schedule: pd.DataFrame, planes: pd.DataFrame) -> pd.DataFr
             "sched_hour": schedule["hour"].astype("int64"),
             "day_of_week": local.dt.dayofweek.astype("int64"),
             "month": schedule["month"].astype("int64"),
-            "plane_age": (schedule["year"] - plane["year"]).astype("float64").to_numpy(),
+            "plane_age": (schedule["year"].to_numpy() - plane["year"].to_numpy()).astype("float64"),
             "plane_seats": plane["seats"].astype("float64").to_numpy(),
         }
     )
@@ -230,8 +230,7 @@ def build_day(published: PublishedData, planes: pd.DataFrame, carriers: set[str]
     day = published.run_day
     batch = DayBatch(day)
 
-    schedule = published.schedule()
-    check_schedule(schedule, day, carriers)
+    schedule = check_schedule(published.schedule(), day, carriers)
     batch.writes[SCHEDULE.name] = (day, schedule_features(schedule, planes))
 
     weather, report = check_weather(published.weather(), day)
@@ -243,8 +242,7 @@ def build_day(published: PublishedData, planes: pd.DataFrame, carriers: set[str]
     available_at = day_start_utc(day)
     last = published.last_outcome_day
     first = last - dt.timedelta(days=STATS_WINDOW_DAYS - 1)
-    window = published.outcomes(first, last)
-    check_outcomes(window, first, last)
+    window = check_outcomes(published.outcomes(first, last), first, last)
     batch.writes[CARRIER_STATS.name] = (day, delay_stats(window, "carrier", last, available_at))
     batch.writes[ORIGIN_STATS.name] = (day, delay_stats(window, "origin", last, available_at))
     key = last.year * 10000 + last.month * 100 + last.day

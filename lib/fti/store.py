@@ -146,6 +146,13 @@ def validate(group: FeatureGroup, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(group.schema)]
 
 
+def _file_mode() -> int:
+    """The mode a new file gets under the current umask (mkstemp would give 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write_bytes(path: Path, write: Any) -> None:
     """Write through a hidden temporary file in the same folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +160,7 @@ def _atomic_write_bytes(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -160,10 +168,10 @@ def _atomic_write_bytes(path: Path, write: Any) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (sorted keys, so equal data gives equal bytes)."""
+    """Write JSON atomically, keys in insertion order (a schema's column order matters)."""
 
     def write(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        Path(tmp).write_text(json.dumps(data, indent=2, default=str) + "\n")
 
     _atomic_write_bytes(path, write)
 
@@ -218,7 +226,7 @@ class FeatureStore:
         path = self.group_dir(group.name, group.version) / "schema.json"
         if path.exists():
             stored = FeatureGroup.from_json(json.loads(path.read_text()))
-            if stored != group:
+            if stored.to_json() != group.to_json() or list(stored.schema) != list(group.schema):
                 raise SchemaError(
                     f"Feature group {group.ref} already exists with a different definition "
                     f"({path}). Changing a schema needs a new version: bump `version`."
