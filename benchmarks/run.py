@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
 from fti import features
 from fti.dates import day_start_utc, days, to_utc
 from fti.source import FlightSource

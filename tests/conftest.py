@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from fti.source import default_source_dir
 from fti.store import FeatureStore
 

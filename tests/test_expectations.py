@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from fti.config import TIME_DTYPE
 from fti.errors import ExpectationError, SourceError
 from fti.expectations import (

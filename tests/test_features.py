@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from fti.config import TIME_DTYPE
 from fti.dates import day_start_utc, days
 from fti.errors import LeakageError

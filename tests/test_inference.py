@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from fti import inference, training
 from fti.errors import NotFoundError, SchemaError
 from fti.features import FLIGHT_VIEW, run_feature_pipeline

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+
 from fti import monitoring
 from fti.config import TIME_DTYPE
 from fti.dates import day_start_utc

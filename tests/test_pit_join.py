@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fti.config import TIME_DTYPE
 from fti.errors import SchemaError
 from fti.views import pit_join
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 T0 = pd.Timestamp("2013-06-01 04:00", tz="UTC")
 #: A coarse grid, so that a right row at exactly the left row's time happens often.

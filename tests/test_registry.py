@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from fti import registry as registry_module
 from fti.errors import NotFoundError, ParameterError, RegistryError
 from fti.registry import ModelRegistry

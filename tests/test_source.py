@@ -7,9 +7,10 @@ import os
 import re
 from pathlib import Path
 
-import fti.source
 import pandas as pd
 import pytest
+
+import fti.source
 from fti.config import TIMEZONE
 from fti.dates import days
 from fti.errors import LeakageError, ParameterError, SourceError

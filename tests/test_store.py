@@ -8,11 +8,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import fti.store
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
+
+import fti.store
 from fti.config import TIME_DTYPE
 from fti.errors import FTIError, NotFoundError, SchemaError
 from fti.store import FeatureGroup, FeatureStore, content_hash, validate

@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+
 from fti import training
 from fti.config import TIME_DTYPE
 from fti.errors import NotEnoughDataError
-
 from tests.test_registry import tiny_training_frame
 
 
