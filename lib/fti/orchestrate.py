@@ -1,0 +1,323 @@
+"""The chain of pipelines: one pipeline, a production day, a simulated period, the demo.
+
+A production day D runs, in order:
+
+1. the feature pipeline for D (the day's schedule and weather, yesterday's labels);
+2. the inference pipeline for D with the champion model;
+3. the monitoring pipeline, when due (every ``monitor_every_days`` days counted from the
+   simulation's first day, once a full week of predictions lies behind it);
+4. the training pipeline (promote only if better) when monitoring recommends retraining
+   for D, or every ``retrain_every_days`` days if that is set.
+
+Each notebook execution is a step of :mod:`fti.runs` with a stable name
+(``2013-06-03/inference``); resuming a run folder skips the steps that are ``ok`` there.
+Notebooks talk only through the store and the registry; the one thing the chain reads
+back is monitoring's retrain recommendation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from fti import config
+from fti.dates import check_range, days, parse_day
+from fti.errors import FTIError, ParameterError
+from fti.runs import (
+    PIPELINES,
+    PipelineFailed,
+    StepResult,
+    finished_steps,
+    new_run_dir,
+    notebook_path,
+    read_manifest,
+    record_skipped,
+    run_notebook,
+    update_manifest,
+)
+
+__all__ = ["Options", "PipelineFailed", "StepResult", "demo", "run_day", "run_notebook",
+           "run_pipeline", "simulate"]
+
+#: The demo: a backfilled history, then four weeks of production in the summer storms.
+DEMO_HISTORY = ("2013-01-01", "2013-05-31")
+DEMO_PRODUCTION = ("2013-06-01", "2013-06-28")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings of the chain; empty paths mean the defaults of :mod:`fti.config`."""
+
+    data_dir: str = ""
+    reports_dir: str = ""
+    source_dir: str = ""
+    model_name: str = "flight_delay"
+    threshold: float = 0.5
+    window_days: int = 7
+    monitor_every_days: int = 7  # 0: never
+    retrain_every_days: int = 0  # 0: only when monitoring recommends it
+    history_start: str = config.FIRST_DAY  # first day of every training range
+    holdout_days: int = 14
+    label_delay_days: int = 1
+    inject_fault: str = ""  # '' = none; else a kind fti.source.FAULTS knows
+    fault_start: str = ""  # '' = the feature notebook's default
+    export_html: bool = True
+
+    @property
+    def data_path(self) -> str:
+        """The data root, absolute: passed to every notebook, so none falls back to data/."""
+        return str(config.data_root(self.data_dir))
+
+    @property
+    def reports_path(self) -> str:
+        return str(config.reports_root(self.reports_dir))
+
+
+# --- the parameters each pipeline gets -----------------------------------------------------
+def feature_parameters(start: dt.date, end: dt.date, options: Options) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "start_date": start.isoformat(), "end_date": end.isoformat(),
+        "label_delay_days": options.label_delay_days, "data_dir": options.data_path,
+        "source_dir": str(Path(options.source_dir).resolve()) if options.source_dir else "",
+        "inject_fault": options.inject_fault,
+    }
+    if options.fault_start:
+        params["fault_start"] = options.fault_start
+    return params
+
+
+def training_parameters(start: dt.date, end: dt.date, options: Options) -> dict[str, Any]:
+    return {"train_start": start.isoformat(), "train_end": end.isoformat(),
+            "holdout_days": options.holdout_days, "model_name": options.model_name,
+            "promote": "if_better", "data_dir": options.data_path}
+
+
+def inference_parameters(day: dt.date, options: Options) -> dict[str, Any]:
+    return {"run_date": day.isoformat(), "model_name": options.model_name,
+            "model_alias": "champion", "model_version": 0, "threshold": options.threshold,
+            "data_dir": options.data_path}
+
+
+def monitoring_parameters(day: dt.date, options: Options) -> dict[str, Any]:
+    return {"run_date": day.isoformat(), "window_days": options.window_days,
+            "model_name": options.model_name, "data_dir": options.data_path,
+            "reports_dir": options.reports_path}
+
+
+# --- decisions -----------------------------------------------------------------------------
+def is_due(day: dt.date, first_day: dt.date | None, every_days: int) -> bool:
+    """Every ``every_days`` days after ``first_day`` (not on it); always for a lone day."""
+    if every_days <= 0:
+        return False
+    if first_day is None:
+        return True
+    since = (day - first_day).days
+    return since > 0 and since % every_days == 0
+
+
+def read_monitoring_history(data_dir: str) -> Any:
+    """Monitoring's results, one row per run date (a DataFrame; see fti.monitoring)."""
+    from fti.monitoring import read_history
+    from fti.store import FeatureStore
+
+    return read_history(FeatureStore(config.data_root(data_dir)))
+
+
+def retrain_decision(day: dt.date, options: Options) -> tuple[bool, str]:
+    """Whether monitoring's row for ``day`` recommends retraining, and its reasons."""
+    history = read_monitoring_history(options.data_dir)
+    if history is None or "run_date" not in getattr(history, "columns", ()):
+        return False, "monitoring has no results yet"
+    rows = history[history["run_date"].astype(str) == day.isoformat()]
+    if rows.empty:
+        return False, f"monitoring wrote no result for {day}"
+    row = rows.iloc[-1]
+    reasons = str(row.get("reasons", "") or "").strip()
+    if bool(row["retrain_recommended"]):
+        return True, "monitoring recommends retraining" + (f": {reasons}" if reasons else "")
+    return False, "monitoring sees no need to retrain" + (f" ({reasons})" if reasons else "")
+
+
+def champion_version(options: Options) -> int | None:
+    """The registry's current champion version, if any (for progress lines only)."""
+    try:
+        from fti.registry import ModelRegistry
+
+        version = ModelRegistry(options.data_path).aliases(options.model_name).get("champion")
+        return None if version is None else int(version)
+    except Exception:  # progress lines must never fail a run
+        return None
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"v{version}"
+
+
+# --- the chain -----------------------------------------------------------------------------
+class _Chain:
+    """Steps run one after another into one run folder; with resume, ok steps are reused."""
+
+    def __init__(self, run_dir: Path, options: Options, resume: bool) -> None:
+        self.run_dir = Path(run_dir).resolve()
+        self.options = options
+        self.done = finished_steps(self.run_dir) if resume else {}
+
+    def say(self, text: str) -> None:
+        tqdm.write(text, file=sys.stdout)
+
+    def step(self, name: str, pipeline: str, parameters: dict[str, Any], note: str = ""
+             ) -> StepResult:
+        if name in self.done:
+            self.say(f"  {name:<32} ok      (done before, not redone)")
+            return self.done[name]
+        before = champion_version(self.options) if pipeline == "training" else None
+        result = run_notebook(pipeline, parameters, self.run_dir, name,
+                              export_html=self.options.export_html, note=note)
+        extra = note
+        if pipeline == "training":
+            after = champion_version(self.options)
+            extra = f"champion: {_v(after)}" + ("" if after == before else f" (was {_v(before)})")
+        self.say(f"  {name:<32} ok {result.duration_s:8.1f} s  {extra}".rstrip())
+        return result
+
+    def skip(self, name: str, pipeline: str, note: str) -> StepResult:
+        self.say(f"  {name:<32} skipped     {note}")
+        return record_skipped(self.run_dir, name, PIPELINES[pipeline], note)
+
+
+def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None) -> list[StepResult]:
+    """The production cycle of one day (see the module docstring)."""
+    o, d = chain.options, day.isoformat()
+    results = [chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o)),
+               chain.step(f"{d}/inference", "inference", inference_parameters(day, o))]
+    retrain, why = False, ""
+    monitored = is_due(day, first_day, o.monitor_every_days)
+    if monitored:
+        results.append(chain.step(f"{d}/monitoring", "monitoring", monitoring_parameters(day, o)))
+        retrain, why = retrain_decision(day, o)
+    if not retrain and is_due(day, first_day, o.retrain_every_days):
+        retrain, why = True, f"scheduled retraining (every {o.retrain_every_days} days)"
+    if retrain:
+        chain.say(f"  {'':<32} -> {why}")
+        end = day - dt.timedelta(days=o.label_delay_days)  # the last day with labels
+        params = training_parameters(parse_day(o.history_start, "history_start"), end, o)
+        results.append(chain.step(f"{d}/training", "training", params, note=why))
+    elif monitored:
+        results.append(chain.skip(f"{d}/training", "training", why))
+    return results
+
+
+def _days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None
+          ) -> list[StepResult]:
+    results: list[StepResult] = []
+    with tqdm(total=(end - start).days + 1, unit="day", desc="days", file=sys.stderr) as bar:
+        for day in days(start, end):
+            bar.set_postfix_str(day.isoformat())
+            try:
+                results += _cycle(chain, day, first_day)
+            except PipelineFailed:
+                chain.say(f"stopped on {day}. Fix the cause, then continue where it stopped "
+                          f"with --resume --run-dir {chain.run_dir}")
+                raise
+            bar.update(1)
+    return results
+
+
+def _start(run_dir: Path, resume: bool, **fields: Any) -> None:
+    """Refuse to mix two runs in one folder by accident; note what this run is."""
+    steps = read_manifest(run_dir)["steps"]
+    if steps and not resume:
+        raise FTIError(f"{run_dir} already holds a run ({len(steps)} steps). Add --resume to "
+                       f"continue it, or choose another --run-dir.")
+    update_manifest(run_dir, **fields)
+
+
+def run_day(day: str | dt.date, run_dir: Path, options: Options,
+            first_day: str | dt.date | None = None, resume: bool = False) -> list[StepResult]:
+    """The production cycle of ``day``. Without ``first_day`` (a lone day) monitoring runs;
+    with it, monitoring and scheduled retraining follow the simulation's schedule."""
+    day = parse_day(day, "day")
+    first = parse_day(first_day, "first_day") if first_day else None
+    update_manifest(run_dir, kind="day", options=asdict(options))
+    return _cycle(_Chain(run_dir, options, resume), day, first)
+
+
+def simulate(start: str | dt.date, end: str | dt.date, run_dir: Path, options: Options,
+             resume: bool = False) -> list[StepResult]:
+    """Run the production cycle day by day; stop at the first failure (PipelineFailed).
+
+    With ``resume`` the steps already ``ok`` in ``run_dir``'s manifest are not redone.
+    """
+    first, last = parse_day(start, "start"), parse_day(end, "end")
+    check_range(first, last, "start", "end")
+    _start(run_dir, resume, kind="simulate", options=asdict(options),
+           simulation={"start": first.isoformat(), "end": last.isoformat()})
+    chain = _Chain(run_dir, options, resume)
+    chain.say(f"simulating {first} to {last} into {chain.run_dir}")
+    return _days(chain, first, last, first)
+
+
+def demo(options: Options, run_dir: Path | None = None, resume: bool = False) -> Path:
+    """The whole story in one command; returns the run folder.
+
+    Backfill the store with January to May, train the first champion, then live through
+    June 1 to 28, when the summer storms raise the delayed share from about .23 to .29:
+    weekly monitoring should notice and ask for retraining, and a new model becomes
+    champion only if it beats the old one on the same recent holdout.
+    """
+    from fti.report import build_index
+
+    run_dir = Path(run_dir) if run_dir else new_run_dir(options.reports_dir, "demo")
+    hist = tuple(parse_day(d) for d in DEMO_HISTORY)
+    prod = tuple(parse_day(d) for d in DEMO_PRODUCTION)
+    _start(run_dir, resume, kind="demo", options=asdict(options),
+           simulation={"start": DEMO_PRODUCTION[0], "end": DEMO_PRODUCTION[1]})
+    chain = _Chain(run_dir, options, resume)
+    chain.say(f"demo run folder: {chain.run_dir}\ndata: {options.data_path}")
+    if champion_version(options) is not None and not resume:
+        chain.say("note: this data folder already has a champion; the demo adds to its "
+                  "history. Use --data-dir with an empty folder for a fresh story.")
+    span = f"{hist[0]}..{hist[1]}"
+    chain.say(f"[1/4] backfill the feature store, {hist[0]} to {hist[1]} (one feature run)")
+    chain.step(f"{span}/feature", "feature", feature_parameters(*hist, options))
+    chain.say(f"[2/4] train the first model on {span} ({options.holdout_days}-day holdout)")
+    chain.step(f"{span}/training", "training",
+               training_parameters(parse_day(options.history_start), hist[1], options))
+    chain.say(f"[3/4] production {prod[0]} to {prod[1]}: daily features and predictions, "
+              f"monitoring every {options.monitor_every_days} days, retraining on demand")
+    _days(chain, prod[0], prod[1], prod[0])
+    index = build_index(options.reports_dir, options.data_dir)
+    chain.say(f"[4/4] report: {index}  (champion now: {_v(champion_version(options))})")
+    return chain.run_dir
+
+
+def run_pipeline(pipeline: str, parameters: dict[str, Any], run_dir: Path,
+                 options: Options) -> StepResult:
+    """Run one pipeline notebook with ``parameters`` (what ``fti run`` does).
+
+    The notebook's ``data_dir``/``reports_dir``/``source_dir`` parameters get the options'
+    folders unless ``parameters`` sets them; a parameter the notebook lacks is refused.
+    """
+    import papermill
+
+    source = notebook_path(pipeline)
+    declared = papermill.inspect_notebook(str(source))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ParameterError(f"{source.name} has no parameter {', '.join(unknown)}; its "
+                             f"parameters are: {', '.join(declared) or 'none'}.")
+    folders = {"data_dir": options.data_path, "reports_dir": options.reports_path}
+    if options.source_dir:
+        folders["source_dir"] = str(Path(options.source_dir).resolve())
+    params = {k: v for k, v in folders.items() if k in declared} | dict(parameters)
+    taken = {s["name"] for s in read_manifest(run_dir)["steps"]}
+    name, n = source.stem, 1
+    while name in taken:
+        n += 1
+        name = f"{source.stem}-{n}"
+    return run_notebook(source.stem, params, run_dir, name, export_html=options.export_html)

@@ -1,0 +1,279 @@
+"""The orchestration: papermill steps, the manifest, failures, resume, the CLI, the report.
+
+Tiny generated notebooks stand in for the four pipelines: each logs its execution and the
+parameters it received (value and type) to ``<data_dir>/log.jsonl``; the feature notebook
+fails on purpose when asked to. The real notebooks are tested elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from fti import cli, config, orchestrate, report
+from fti.orchestrate import Options, PipelineFailed, is_due, simulate
+from fti.runs import read_manifest, run_notebook
+
+PARAMETERS = {
+    "01_feature_pipeline": {"start_date": '""', "end_date": '""', "label_delay_days": "1",
+                            "source_dir": '""', "data_dir": '""', "inject_fault": '""',
+                            "fault_start": '"2013-06-15"'},
+    "02_training_pipeline": {"train_start": '""', "train_end": '""', "holdout_days": "14",
+                             "model_name": '"m"', "promote": '"if_better"', "seed": "42",
+                             "data_dir": '""'},
+    "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
+                              "model_version": "0", "threshold": "0.5", "data_dir": '""'},
+    "04_monitoring_pipeline": {"run_date": '""', "window_days": "7", "model_name": '"m"',
+                               "drift_share_threshold": "0.3", "auc_drop_threshold": "0.05",
+                               "data_dir": '""', "reports_dir": '""'},
+}
+FAULT_CELL = ('if inject_fault == "boom" and start_date >= fault_start:\n'
+              '    raise ValueError(f"injected fault on {start_date}")')
+
+
+def _write_notebook(path: Path, params: dict[str, str]) -> None:
+    parameters = nbformat.v4.new_code_cell(
+        "\n".join(f"{name} = {value}  # a parameter" for name, value in params.items()))
+    parameters.metadata["tags"] = ["parameters"]
+    log = nbformat.v4.new_code_cell(
+        "import json, pathlib\n"
+        f"_seen = {{n: [globals()[n], type(globals()[n]).__name__] for n in {list(params)}}}\n"
+        'with open(pathlib.Path(data_dir) / "log.jsonl", "a") as _f:\n'
+        f'    _f.write(json.dumps({{"notebook": "{path.stem}", "params": _seen}}) + "\\n")')
+    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"), parameters, log]
+    if "inject_fault" in params:
+        cells.append(nbformat.v4.new_code_cell(FAULT_CELL))
+    cells.append(nbformat.v4.new_code_cell('print("done")'))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Tiny pipeline notebooks, temporary data and reports folders, a fake monitoring history."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for stem, params in PARAMETERS.items():
+        _write_notebook(notebooks / f"{stem}.ipynb", params)
+    monkeypatch.setattr(config, "notebooks_dir", lambda: notebooks)
+    data, reports = tmp_path / "data", tmp_path / "reports"
+    data.mkdir()
+    monkeypatch.setenv("FTI_DATA_DIR", str(tmp_path / "not_here"))  # explicit dirs must win
+    retrain_on = {"2013-06-02"}
+    history = pd.DataFrame({
+        "run_date": [f"2013-06-0{d}" for d in range(1, 5)],
+        "retrain_recommended": [f"2013-06-0{d}" in retrain_on for d in range(1, 5)],
+        "reasons": ["drift share 0.45 > 0.30" if f"2013-06-0{d}" in retrain_on else ""
+                    for d in range(1, 5)],
+    })
+    monkeypatch.setattr(orchestrate, "read_monitoring_history", lambda data_dir: history)
+    monkeypatch.setattr(report, "monitoring_history", lambda data: None)
+    options = Options(data_dir=str(data), reports_dir=str(reports), export_html=False)
+    return {"notebooks": notebooks, "data": data, "reports": reports, "options": options}
+
+
+def _log(data: Path) -> list[tuple[str, dict]]:
+    path = data / "log.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(e["notebook"], e["params"]) for e in map(json.loads, lines)]
+
+
+def _executions(data: Path, notebook: str, **match: str) -> int:
+    return sum(1 for nb, params in _log(data) if nb == notebook
+               and all(params[k][0] == v for k, v in match.items()))
+
+
+def test_a_short_simulation_keeps_every_notebook_with_html_and_an_ok_manifest(tiny):
+    sources = {p: p.read_bytes() for p in tiny["notebooks"].glob("*.ipynb")}
+    options = Options(data_dir=str(tiny["data"]), reports_dir=str(tiny["reports"]),
+                      monitor_every_days=1)
+    run_dir = tiny["reports"] / "runs" / "short"
+    results = simulate("2013-06-01", "2013-06-02", run_dir, options)
+
+    names = ["2013-06-01/feature", "2013-06-01/inference", "2013-06-02/feature",
+             "2013-06-02/inference", "2013-06-02/monitoring", "2013-06-02/training"]
+    manifest = read_manifest(run_dir)
+    assert [s["name"] for s in manifest["steps"]] == names
+    assert [r.name for r in results] == names
+    for number, step in enumerate(manifest["steps"], 1):
+        assert step["status"] == "ok"
+        assert step["output"].startswith(f"{number:03d}_")
+        assert (run_dir / step["output"]).is_file() and (run_dir / step["html"]).is_file()
+        assert step["duration_s"] > 0 and step["start"]
+    training = _log(tiny["data"])[-1]
+    assert training[0] == "02_training_pipeline"
+    assert training[1]["train_start"][0] == "2013-01-01"
+    assert training[1]["train_end"][0] == "2013-06-01"  # the last day whose labels are in
+    assert training[1]["promote"][0] == "if_better"
+    assert "drift share 0.45" in manifest["steps"][-1]["note"]
+    assert {p["data_dir"][0] for _, p in _log(tiny["data"])} == {str(tiny["data"])}
+    assert {p: p.read_bytes() for p in tiny["notebooks"].glob("*.ipynb")} == sources
+
+
+def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, capsys):
+    run_dir = tiny["reports"] / "runs" / "broken"
+    code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-03",
+                     "--run-dir", str(run_dir), "--data-dir", str(tiny["data"]),
+                     "--reports-dir", str(tiny["reports"]), "--no-html", "--monitor-every", "0",
+                     "--inject-fault", "boom", "--fault-start", "2013-06-02"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "01_feature_pipeline.ipynb" in err
+    assert "cell 3" in err and "if inject_fault ==" in err
+    assert "ValueError: injected fault on 2013-06-02" in err
+    assert "Traceback" not in err
+    steps = {s["name"]: s for s in read_manifest(run_dir)["steps"]}
+    failed = steps["2013-06-02/feature"]
+    assert failed["status"] == "failed"
+    assert (run_dir / failed["output"]).is_file()
+    assert str(run_dir / failed["output"]) in err
+    assert "2013-06-02/inference" not in steps and "2013-06-03/feature" not in steps
+    assert _executions(tiny["data"], "03_inference_pipeline") == 1
+
+
+def test_resume_skips_the_steps_that_were_ok_and_completes_the_rest(tiny):
+    run_dir = tiny["reports"] / "runs" / "resumed"
+    faulty = Options(data_dir=str(tiny["data"]), reports_dir=str(tiny["reports"]),
+                     monitor_every_days=2, inject_fault="boom", fault_start="2013-06-02",
+                     export_html=False)
+    with pytest.raises(PipelineFailed, match="injected fault"):
+        simulate("2013-06-01", "2013-06-03", run_dir, faulty)
+    with pytest.raises(Exception, match="--resume"):  # no accidental second run in a folder
+        simulate("2013-06-01", "2013-06-03", run_dir, faulty)
+
+    fixed = dataclasses.replace(faulty, inject_fault="", fault_start="")
+    results = simulate("2013-06-01", "2013-06-03", run_dir, fixed, resume=True)
+
+    data = tiny["data"]
+    assert _executions(data, "01_feature_pipeline", start_date="2013-06-01") == 1
+    assert _executions(data, "03_inference_pipeline", run_date="2013-06-01") == 1
+    assert _executions(data, "01_feature_pipeline", start_date="2013-06-02") == 2
+    assert _executions(data, "03_inference_pipeline", run_date="2013-06-02") == 1
+    assert _executions(data, "04_monitoring_pipeline", run_date="2013-06-03") == 1
+    assert [r.reused for r in results[:2]] == [True, True]
+    steps = read_manifest(run_dir)["steps"]
+    assert [s["status"] for s in steps] == ["ok"] * 7 + ["skipped"]
+    assert steps[2]["name"] == "2013-06-02/feature" and steps[2]["output"].startswith("003_")
+    assert steps[-1]["name"] == "2013-06-03/training"  # monitoring saw no need
+    assert _executions(data, "02_training_pipeline") == 0
+
+
+def test_parameters_given_with_p_reach_the_notebook_with_their_types(tiny):
+    code = cli.main(["run", "inference", "-p", "run_date=2013-06-05", "-p", "threshold=0.25",
+                     "-p", "model_version=3", "-p", "model_alias=champion",
+                     "--data-dir", str(tiny["data"]), "--reports-dir", str(tiny["reports"]),
+                     "--no-html"])
+    assert code == 0
+    [(notebook, params)] = _log(tiny["data"])
+    assert notebook == "03_inference_pipeline"
+    assert params["run_date"] == ["2013-06-05", "str"]
+    assert params["threshold"] == [0.25, "float"]
+    assert params["model_version"] == [3, "int"]
+    assert params["model_alias"] == ["champion", "str"]
+    assert params["data_dir"] == [str(tiny["data"]), "str"]
+    [run_dir] = (tiny["reports"] / "runs").iterdir()
+    assert read_manifest(run_dir)["steps"][0]["status"] == "ok"
+
+
+def test_a_parameter_the_notebook_lacks_is_refused_before_anything_runs(tiny, capsys):
+    code = cli.main(["run", "inference", "-p", "run_dat=2013-06-05",
+                     "--data-dir", str(tiny["data"]), "--reports-dir", str(tiny["reports"])])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "run_dat" in err and "run_date" in err
+    assert _log(tiny["data"]) == []
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("3", 3), ("-2", -2), ("0.25", 0.25), ("1e-3", 0.001), ("True", True), ("false", False),
+    ("None", None), ("2013-06-01", "2013-06-01"), ("hello", "hello"), ("", ""),
+])
+def test_p_values_are_typed_like_papermill_does(text, value):
+    parsed = cli.parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_monitoring_is_due_every_n_days_after_the_first_day():
+    first = pd.Timestamp("2013-06-01").date()
+    due = [d.day for d in pd.date_range("2013-06-01", "2013-06-28").date if is_due(d, first, 7)]
+    assert due == [8, 15, 22]
+    assert not is_due(first, first, 0)
+    assert is_due(first, None, 7)  # a lone day runs its whole cycle
+
+
+def _links(page: str) -> list[str]:
+    return re.findall(r'(?:href|src)="([^"]+)"', page)
+
+
+def test_the_index_links_only_to_files_that_exist(tiny, monkeypatch):
+    reports, data = tiny["reports"], tiny["data"]
+    run_dir = reports / "runs" / "20130601-000000-one"
+    run_notebook("inference", {"run_date": "2013-06-01", "data_dir": str(data)}, run_dir,
+                 "2013-06-01/inference")
+    (reports / "monitoring" / "2013-06-08").mkdir(parents=True)
+    (reports / "monitoring" / "2013-06-08" / "data_drift.html").write_text("<p>drift</p>")
+    model = data / "models" / "flight_delay"
+    for version, auc in ((1, 0.71), (2, 0.74)):
+        (model / f"v{version}").mkdir(parents=True)
+        (model / f"v{version}" / "model.json").write_text(json.dumps({
+            "metrics": {"holdout": {"roc_auc": auc, "brier": 0.15}}, "created_at": "x",
+            "lineage": {"train_start": "2013-01-01", "train_end": "2013-06-07"}}))
+    (model / "aliases.json").write_text(json.dumps({"champion": 2, "history": [
+        {"at": "2013-06-08", "alias": "champion", "version": 2, "previous": 1,
+         "reason": "<better> on the holdout"}]}))
+    history = pd.DataFrame({"run_date": ["2013-06-08", "2013-06-15"],
+                            "retrain_recommended": [True, False], "reasons": ["drift", ""],
+                            "drift_share": [0.5, 0.1], "roc_auc": [0.7, 0.72],
+                            "brier": [0.16, 0.15], "base_rate": [0.29, 0.25],
+                            "mean_prediction": [0.22, 0.24]})
+    monkeypatch.setattr(report, "monitoring_history", lambda data: history)
+
+    index = report.build_index(reports, data)
+
+    page = index.read_text()
+    files = [link for link in _links(page) if not link.startswith("data:image/png;base64,")]
+    assert len(files) == 3  # the executed notebook, its HTML, the drift report
+    for link in files:
+        assert "://" not in link and not link.startswith("/")
+        assert (index.parent / link).is_file()
+    assert len(_links(page)) == 4  # and the plot, inline
+    assert "0.740" in page and "Champion: v2" in page
+    assert "&lt;better&gt; on the holdout" in page  # text is escaped
+    assert "http" not in page
+
+
+def test_the_index_builds_with_empty_reports_and_data_folders(tmp_path):
+    index = report.build_index(tmp_path / "reports", tmp_path / "data")
+    page = index.read_text()
+    assert index == tmp_path / "reports" / "index.html"
+    assert "No runs yet" in page and "No model registered yet" in page
+    assert _links(page) == []
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["day"], ["simulate"], ["demo"], ["report"]])
+def test_every_command_has_help(command):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-m", "fti", *command, "--help"],
+                          capture_output=True, text=True, timeout=30, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "usage: fti" in done.stdout
+
+
+def test_the_cli_imports_nothing_heavy():
+    code = ("import sys, fti.cli; "
+            "print(sorted(m for m in ('pandas', 'papermill', 'nbconvert', 'matplotlib') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
+    assert done.stdout.strip() == "[]"
