@@ -115,8 +115,13 @@ def drift(
     numerical: list[str],
     categorical: list[str],
     html_path: Path | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column with Evidently's DataDriftPreset.
+
+    ``thresholds`` sets per-column drift thresholds (see :mod:`fti.calibration`); numerical
+    columns are then tested with the normed Wasserstein distance those thresholds are made
+    for. Without it Evidently's defaults apply.
 
     A column without values in either frame cannot be tested (Evidently would raise): it is
     listed with ``drifted=False`` and a note, and left out of ``share_drifted``. With
@@ -158,7 +163,12 @@ def drift(
                 for f in (current, reference))  # fmt: skip
     with warnings.catch_warnings():  # Evidently's correlations warn on constant or tiny data
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
-        snapshot = Report([DataDriftPreset(columns=tested)], include_tests=True).run(cur, ref)
+        preset = DataDriftPreset(columns=tested)
+        if thresholds:
+            preset = DataDriftPreset(
+                columns=tested, num_method="wasserstein",
+                per_column_threshold={c: float(t) for c, t in thresholds.items() if c in tested})
+        snapshot = Report([preset], include_tests=True).run(cur, ref)
     verdicts = _read_verdicts(snapshot.dict())
     lost = [c for c in tested if c not in verdicts]
     if lost:

@@ -50,8 +50,10 @@ AIRLINE_COLUMNS = ["carrier", "name"]
 
 #: Data incidents the source can inject, to give monitoring something real to catch.
 FAULTS = {
-    "temp_celsius": "the weather feed switches temperatures from Fahrenheit to Celsius",
-    "visib_stuck": "the visibility sensors get stuck at 2 miles",
+    "visib_stuck": "the visibility sensors get stuck at 2 miles: plausible values, so only "
+    "monitoring can notice",
+    "temp_kelvin": "the weather feed switches temperatures to Kelvin: implausible values, "
+    "so the feature pipeline's expectations refuse the batch",
 }
 
 
@@ -81,9 +83,8 @@ class Fault:
         if day < self.start or weather.empty:
             return weather
         weather = weather.copy()
-        if self.kind == "temp_celsius":
-            weather["temp"] = ((weather["temp"] - 32.0) * 5.0 / 9.0).round(2)
-            weather["dewp"] = ((weather["dewp"] - 32.0) * 5.0 / 9.0).round(2)
+        if self.kind == "temp_kelvin":
+            weather["temp"] = ((weather["temp"] - 32.0) * 5.0 / 9.0 + 273.15).round(2)
         elif self.kind == "visib_stuck":
             weather["visib"] = 2.0
         return weather
