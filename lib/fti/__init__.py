@@ -10,8 +10,12 @@ Modules map to the architecture, one job each:
 - ``features``     pure feature functions and the feature group definitions
 - ``registry``     the model registry (skops files, metadata, aliases)
 - ``training``, ``inference``, ``monitoring``  the logic behind notebooks 02 to 04
+- ``calibration``  what "normal" looks like: drift thresholds, stuck sensors
 - ``plots``        the figures the notebooks show
-- ``orchestrate``  papermill runs, a day's cycle, simulations, the demo; ``cli`` its commands
+- ``params``       validation of the notebooks' parameters
+- ``runs``         one papermill execution, its run folder and manifest
+- ``orchestrate``  a day's cycle, simulations, the demo; ``cli`` its commands
+- ``report``       the static report index (reports/index.html)
 
 Importing the package imports nothing heavy and touches no file.
 """

@@ -75,7 +75,8 @@ def _common_options() -> argparse.ArgumentParser:
     g.add_argument("--label-delay-days", type=int, metavar="DAYS",
                    help="days until a flight's label arrives (default: 1)")
     g.add_argument("--inject-fault", metavar="KIND", help="make the raw weather feed "
-                   "faulty, e.g. temp_celsius or visib_stuck (default: none)")
+                   "faulty: visib_stuck (monitoring catches it) or temp_kelvin (the feature "
+                   "pipeline refuses it) (default: none)")
     g.add_argument("--fault-start", metavar="DATE", help="first day of the injected fault")
     return common
 
