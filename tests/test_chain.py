@@ -1,0 +1,48 @@
+"""The real notebooks chained by the command line, end to end, in temporary folders:
+a backfill, a first model, then three production days with monitoring on the third."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from fti import cli, config
+from fti.inference import read_predictions
+from fti.monitoring import read_history
+from fti.registry import ModelRegistry
+from fti.runs import read_manifest
+from fti.store import FeatureStore
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_pipelines_run_day_after_day_through_papermill(tmp_path):
+    data, reports, run_dir = tmp_path / "data", tmp_path / "reports", tmp_path / "run"
+    common = ["--data-dir", str(data), "--reports-dir", str(reports), "--no-html"]
+    sources = {p: p.read_bytes() for p in config.notebooks_dir().glob("*.ipynb")}
+
+    assert cli.main(["run", "feature", "-p", "start_date=2013-01-01",
+                     "-p", "end_date=2013-01-21", *common]) == 0
+    assert cli.main(["run", "training", "-p", "train_start=2013-01-01",
+                     "-p", "train_end=2013-01-20", "-p", "holdout_days=5", *common]) == 0
+    assert cli.main(["simulate", "--start", "2013-01-22", "--end", "2013-01-24",
+                     "--monitor-every", "2", "--window-days", "2", "--holdout-days", "5",
+                     "--run-dir", str(run_dir), *common]) == 0
+
+    steps = read_manifest(run_dir)["steps"]
+    names = [s["name"] for s in steps]
+    assert names[:2] == ["2013-01-22/feature", "2013-01-22/inference"]
+    assert "2013-01-24/monitoring" in names
+    assert {s["status"] for s in steps} <= {"ok", "skipped"}
+    assert all((run_dir / s["output"]).exists() for s in steps if s["status"] == "ok")
+
+    store = FeatureStore(data)
+    predictions = read_predictions(store, dt.date(2013, 1, 22), dt.date(2013, 1, 24))
+    assert sorted(predictions["run_date"].unique()) == ["2013-01-22", "2013-01-23", "2013-01-24"]
+    history = read_history(store)
+    assert history["run_date"].tolist() == ["2013-01-24"]
+    assert history["n_labelled"].iloc[0] > 0  # the labels of 22 and 23 January had arrived
+    assert ModelRegistry(data).champion("flight_delay") is not None
+    assert (reports / "index.html").exists()
+    assert {p: p.read_bytes() for p in sources} == sources  # papermill never wrote the sources
