@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from fti.config import TIME_DTYPE
 from fti.dates import day_start_utc, parse_day
 from fti.errors import FTIError, NotEnoughDataError, ParameterError
-from fti.store import FeatureGroup, FeatureStore
+from fti.store import FeatureGroup, FeatureStore, atomic_write_text
 
 HISTORY = FeatureGroup(
     name="monitoring_history",
@@ -60,17 +58,8 @@ _DRIFT_COLUMNS = {"column": "str", "kind": "str", "method": "str", "score": "flo
 
 
 def _write_html(text: str, path: Path) -> None:
-    """Write ``text`` through a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a report is meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a report atomically (temporary file in the same folder, then rename)."""
+    atomic_write_text(path, text)
 
 
 def sample_reference(frame: pd.DataFrame, n: int = 20000, seed: int = 0) -> pd.DataFrame:

@@ -13,7 +13,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from html import escape
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fti import config
+from fti.store import atomic_write_text
 
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
@@ -57,20 +57,8 @@ def build_index(reports_dir: str | Path | None = None, data_dir: str | Path | No
             f"<title>FTI pipelines report</title>\n<style>{_CSS}</style></head>\n"
             f"<body>\n{body}\n</body></html>\n")
     path = reports / "index.html"
-    _write_atomically(path, page)
+    atomic_write_text(path, page)
     return path
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _link(target: Path, root: Path, label: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from fti import config
 from fti.errors import FTIError
-from fti.store import atomic_write_json
+from fti.store import atomic_write_json, atomic_write_text
 
 #: Short pipeline names and the notebook each one runs.
 PIPELINES = {
@@ -239,5 +239,5 @@ def export_notebook_html(output: Path) -> Path | None:
         print(f"warning: could not export {output.name} to HTML: {exc}", file=sys.stderr)
         return None
     html = output.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
+    atomic_write_text(html, body)
     return html

@@ -176,6 +176,11 @@ def atomic_write_json(path: Path, data: Any) -> None:
     _atomic_write_bytes(path, write)
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text (a report, a page) atomically: readers see the old file or the new one."""
+    _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write a frame to Parquet atomically and deterministically (no index)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
