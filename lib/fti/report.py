@@ -46,12 +46,13 @@ def build_index(reports_dir: str | Path | None = None, data_dir: str | Path | No
     reports = config.reports_root(reports_dir)
     data = config.data_root(data_dir)
     body = "\n".join([
-        "<h1>FTI pipelines: runs, monitoring, models</h1>",
-        '<p class="muted">Executed notebooks are kept per run; open the HTML copies to read '
-        "them, the .ipynb files to re-run them in JupyterLab.</p>",
-        _runs_section(reports),
+        "<h1>FTI pipelines: monitoring, models, runs</h1>",
+        '<p class="muted">What the system sees now first, then every execution: executed '
+        "notebooks are kept per run; open the HTML copies to read them, the .ipynb files to "
+        "re-run them in JupyterLab.</p>",
         _monitoring_section(reports, data),
         _models_section(data),
+        _runs_section(reports),
     ])
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f"<title>FTI pipelines report</title>\n<style>{_CSS}</style></head>\n"
@@ -115,7 +116,8 @@ def _runs_section(reports: Path) -> str:
                    f"{escape(tally or 'no steps')}, {minutes:.1f} min")
         rows = [_step_row(n, step, run_dir, reports) for n, step in enumerate(steps, 1)]
         problem = manifest.get("problem")
-        parts.append(f"<details{' open' if i == 0 else ''}><summary>{summary}</summary>"
+        opened = " open" if i == 0 and len(steps) <= 12 else ""  # a long run stays folded
+        parts.append(f"<details{opened}><summary>{summary}</summary>"
                      + (f'<p class="failed">{escape(problem)}</p>' if problem else "")
                      + _table(["#", "step", "notebook", "status", "seconds", "output",
                                "note"], rows) + "</details>")
@@ -245,19 +247,19 @@ def _model(data: Path, name: str) -> str:
     champion = aliases.get("champion")
     holdouts = [r.metrics.get("holdout", {}) if isinstance(r.metrics, dict) else {}
                 for r in records]
-    keys = sorted({k for h in holdouts for k, v in h.items() if isinstance(v, int | float)},
-                  key=lambda k: (k != "roc_auc", k))
+    shown = ("roc_auc", "average_precision", "brier", "base_rate", "mean_prediction", "n")
+    keys = [k for k in shown if any(isinstance(h.get(k), int | float) for h in holdouts)]
     rows = []
     for record, holdout in zip(reversed(records), reversed(holdouts), strict=True):
         start, end = record.training_range
         mark = "champion" if champion is not None and int(champion) == record.version else ""
         rows.append(f'<tr><td class="num">v{record.version}</td><td>{escape(mark)}</td>'
-                    f"<td>{escape(record.created_at)}</td><td>{escape(f'{start} to {end}')}</td>"
+                    f"<td>{escape(f'{start} to {end}')}</td>"
                     + "".join(_cell(holdout.get(k)) for k in keys) + "</tr>")
     parts = [f"<h3>{escape(name)}</h3>",
              f"<p>Champion: {escape(f'v{champion}' if champion is not None else 'none')}</p>",
-             _table(["version", "alias", "created", "trained on", *(f"holdout {k}"
-                                                                   for k in keys)], rows)]
+             _table(["version", "alias", "trained on", *(f"holdout {k}" for k in keys)],
+                    rows)]
     history = aliases.get("history", [])
     if history:
         rows = [f"<tr><td>{escape(str(h.get('at', '')))}</td>"
