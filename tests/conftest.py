@@ -1,16 +1,11 @@
 """Shared fixtures: tmp_path feature stores and copies of the real source to corrupt.
 
-``pytest_configure`` points the whole session (and the notebook kernels nbval starts, which
-inherit the environment) at a temporary data and reports folder, so the tests never touch
-the repository's data/ or reports/.
+(The session's temporary data and reports folders come from the plugin tests/isolation.py.)
 """
 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,21 +17,6 @@ from fti.source import default_source_dir
 from fti.store import FeatureStore
 
 SOURCE_TABLES = ("flights", "weather", "planes", "airlines")
-_SESSION_ROOT: list[Path] = []
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    root = Path(tempfile.mkdtemp(prefix="fti-tests-"))
-    _SESSION_ROOT.append(root)
-    os.environ["FTI_DATA_DIR"] = str(root / "data")
-    os.environ["FTI_REPORTS_DIR"] = str(root / "reports")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    for root in _SESSION_ROOT:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> FeatureStore:
     """An empty feature store in a temporary folder."""
