@@ -1,0 +1,302 @@
+"""A papermill engine that keeps one warm kernel and gives every notebook a clean slate.
+
+Plain papermill starts a new kernel for every notebook and shuts it down afterwards, so a
+notebook pays for the kernel's start and for importing pandas, scikit-learn, matplotlib,
+Evidently and ``fti`` before its own work begins: seconds per execution, hundreds of times
+in a replayed year. The ``warm`` engine starts one kernel per process (per kernel name and
+thread) and keeps it. Before each notebook it resets what a fresh kernel would not have:
+
+- the user namespace and the execution counter (``In [1]`` again), as ``%reset`` does;
+- the working directory, ``os.environ``, ``sys.path`` and ``sys.argv`` (as at kernel start);
+- the warning filters, and the "already shown" memory of warnings, so a notebook shows the
+  same warnings it would show in a fresh kernel;
+- matplotlib's open figures and rc settings, and pandas' options.
+
+Imported modules stay loaded, with their module-level state, which is the speed-up
+(``fti.source`` keeps the raw CSVs it read). A notebook that fails, is interrupted or kills
+its kernel leaves the kernel behind: the next notebook starts a new one. So does a change
+of the parent's environment variables, which a fresh kernel would inherit.
+
+Both engines talk to their kernel over ``ipc`` (Unix sockets in a private temporary
+folder) rather than TCP on localhost, which also spares every run ipykernel's warning
+about unencrypted TCP. Use it through papermill::
+
+    import fti.engine  # registers "warm"
+    papermill.execute_notebook(src, out, parameters, engine_name="warm",
+                               kernel_manager_class=fti.engine.KERNEL_MANAGER)
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import Engine, NotebookExecutionManager, papermill_engines
+from papermill.log import logger
+from papermill.utils import merge_kwargs, remove_args
+from traitlets import default
+
+__all__ = ["ENGINE_NAME", "KERNEL_MANAGER", "WarmEngine", "close"]
+
+#: The name papermill knows the engine by (``engine_name="warm"``).
+ENGINE_NAME = "warm"
+
+_IPC = sys.platform != "win32"  # zmq's ipc transport needs Unix domain sockets
+_socket_dir: Path | None = None
+
+
+def _sockets() -> Path:
+    """A private folder for the kernels' socket files, removed when the process exits.
+
+    Short on purpose: a Unix socket path may not exceed about 100 characters.
+    """
+    global _socket_dir
+    if _socket_dir is None:
+        _socket_dir = Path(tempfile.mkdtemp(prefix="fti-kernels-"))
+        atexit.register(shutil.rmtree, _socket_dir, ignore_errors=True)
+    return _socket_dir
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """The default kernel manager, talking over Unix sockets instead of TCP on localhost."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc" if _IPC else "tcp"
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        if self.transport == "ipc":
+            return str(_sockets() / "k")  # socket files k-1, k-2, ...: unique per folder
+        return super()._ip_default()
+
+
+#: Pass as ``kernel_manager_class`` to papermill (either engine) for the ipc transport.
+KERNEL_MANAGER = IPCKernelManager
+
+# --- inside the kernel ----------------------------------------------------------------------
+# Defined once per kernel, in a module of its own (so no notebook sees it), then called
+# silently before every notebook. Only the standard library is imported eagerly.
+_KERNEL_SETUP = r'''
+def _define():
+    import gc, os, sys, types, warnings
+
+    state = types.ModuleType("_fti_warm")
+    state.environ = dict(os.environ)
+    state.path = list(sys.path)
+    state.argv = list(sys.argv)
+    state.filters = list(warnings.filters)
+
+    def reset(cwd):
+        ip = get_ipython()
+        ip.reset(new_session=True)  # user namespace, Out cache; execution count back to 1
+        gc.collect()  # the last notebook's garbage (if ip.reset did not); what survives
+        gc.freeze()  # (modules, caches) is left out of later collections: they stay quick
+        os.chdir(cwd)
+        for key in set(os.environ) - set(state.environ):
+            del os.environ[key]
+        for key, value in state.environ.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+        sys.path[:] = state.path
+        sys.argv[:] = state.argv
+        warnings.resetwarnings()  # also forgets which warnings were already shown
+        warnings.filters[:] = state.filters
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+        if "matplotlib" in sys.modules:
+            mpl = sys.modules["matplotlib"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mpl.rcParams.update({k: v for k, v in mpl.rcParamsOrig.items()
+                                     if k != "backend"})
+        if "pandas" in sys.modules:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sys.modules["pandas"].reset_option("all")
+
+    state.reset = reset
+    sys.modules["_fti_warm"] = state
+
+_define()
+del _define
+'''
+_KERNEL_RESET = '__import__("sys").modules["_fti_warm"].reset({cwd!r})'
+
+
+class WarmKernel:
+    """One running kernel: its manager ``km`` and client ``kc``, reused notebook after notebook.
+
+    The kernel is started the way nbclient starts one for papermill (same kernel manager
+    class, same arguments, history in memory), in the current working directory and with
+    the current environment.
+    """
+
+    def __init__(self, kernel_name: str, startup_timeout: int = 60) -> None:
+        self.kernel_name = kernel_name
+        self.environ = dict(os.environ)  # what the kernel inherited; a change means restart
+        self._starter = NotebookClient(_empty_notebook(kernel_name), kernel_name=kernel_name,
+                                       kernel_manager_class=KERNEL_MANAGER,
+                                       startup_timeout=startup_timeout)
+        self.km = self._starter.create_kernel_manager()
+        self._starter.start_new_kernel(cwd=os.getcwd())
+        self.kc = self._starter.start_new_kernel_client()
+        self._run(_KERNEL_SETUP, startup_timeout)
+
+    def alive(self) -> bool:
+        return bool(self.km.has_kernel and run_sync(self.km.is_alive)())
+
+    def reset(self, cwd: str, timeout: float = 60) -> None:
+        """A clean slate for the next notebook (see the module docstring)."""
+        self._run(_KERNEL_RESET.format(cwd=cwd), timeout)
+
+    def _run(self, code: str, timeout: float) -> None:
+        """Execute ``code`` silently (no execution count, no history); raise if it fails."""
+        reply = run_sync(self.kc.execute_interactive)(
+            code, silent=True, store_history=False, allow_stdin=False, timeout=timeout,
+            output_hook=lambda msg: None)
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(f"could not prepare the warm kernel for the next notebook: "
+                               f"{content.get('ename')}: {content.get('evalue')}")
+
+    def shutdown(self) -> None:
+        """Stop the kernel and its channels; never raises (it may be dead already)."""
+        try:
+            self._starter._cleanup_kernel()  # shuts down, removes connection and socket files
+        except Exception as exc:  # at exit or after a crash: nothing more to do
+            logger.debug("could not shut the warm kernel down cleanly: %s", exc)
+
+
+def _empty_notebook(kernel_name: str) -> Any:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": kernel_name}
+    return nb
+
+
+_kernels: dict[tuple[int, str], WarmKernel] = {}
+_lock = threading.Lock()
+
+
+def _kernel(kernel_name: str, startup_timeout: int) -> WarmKernel:
+    """This thread's warm kernel for ``kernel_name``: reused if alive and the environment is
+    unchanged, else (re)started."""
+    key = (threading.get_ident(), kernel_name)
+    with _lock:
+        kernel = _kernels.get(key)
+    if kernel is not None and (kernel.environ != dict(os.environ) or not kernel.alive()):
+        _discard(key)
+        kernel = None
+    if kernel is None:
+        kernel = WarmKernel(kernel_name, startup_timeout)
+        with _lock:
+            _kernels[key] = kernel
+    return kernel
+
+
+def _discard(key: tuple[int, str]) -> None:
+    with _lock:
+        kernel = _kernels.pop(key, None)
+    if kernel is not None:
+        kernel.shutdown()
+
+
+def close() -> None:
+    """Shut every warm kernel of this process down (also done at exit)."""
+    for key in list(_kernels):
+        _discard(key)
+
+
+atexit.register(close)
+
+
+class _FewerSaves(NotebookExecutionManager):
+    """Papermill's bookkeeping, minus most of its writes of the output notebook.
+
+    Papermill writes the whole output notebook before and after every cell (about 10 ms
+    each, twice per cell). This manager writes it when the notebook starts, when it ends
+    (also after a failure, with every output so far) and between cells only once
+    ``autosave_cell_every`` seconds (papermill's own autosave interval, 30 s) have passed.
+    The final file is the same; only someone watching it mid-run sees it less often.
+    """
+
+    _between_cells = False
+
+    def save(self, **kwargs: Any) -> None:
+        if self._between_cells and self.autosave_cell_every and (
+                self.now() - self.last_save_time).total_seconds() < self.autosave_cell_every:
+            return
+        super().save(**kwargs)
+
+    def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+        self._between_cells = True
+        try:
+            super().cell_start(cell, cell_index, **kwargs)
+        finally:
+            self._between_cells = False
+
+    def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+        self._between_cells = True
+        try:
+            super().cell_complete(cell, cell_index, **kwargs)
+        finally:
+            self._between_cells = False
+
+
+class WarmEngine(Engine):
+    """Papermill's nbclient engine on a kernel that survives the notebook (see module doc)."""
+
+    @classmethod
+    def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,
+                         progress_bar: bool = True, log_output: bool = False,
+                         autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+        """Papermill's ``Engine.execute_notebook`` with :class:`_FewerSaves` bookkeeping."""
+        nb_man = _FewerSaves(nb, output_path=output_path, log_output=log_output,
+                             progress_bar=progress_bar, autosave_cell_every=autosave_cell_every)
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.cleanup_pbar()
+            nb_man.notebook_complete()
+        return nb_man.nb
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                 stdout_file: Any = None, stderr_file: Any = None,
+                                 start_timeout: int = 60, execution_timeout: int | None = None,
+                                 **kwargs: Any) -> Any:
+        kwargs = remove_args(["input_path", "kernel_manager_class"], **kwargs)
+        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+        final_kwargs = merge_kwargs(
+            safe_kwargs, timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+            startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+            log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+        key = (threading.get_ident(), kernel_name)
+        kernel = _kernel(kernel_name, start_timeout)
+        clean = False
+        try:
+            kernel.reset(os.getcwd())
+            client = PapermillNotebookClient(nb_man, km=kernel.km, **final_kwargs)
+            client.kc = kernel.kc  # nbclient then neither starts nor shuts down a kernel
+            client.execute()
+            clean = not nb_man.nb.metadata.papermill.get("exception")
+        finally:
+            if not clean:  # failed, interrupted or dead: the next notebook gets a new kernel
+                _discard(key)
+        return nb_man.nb
+
+
+papermill_engines.register(ENGINE_NAME, WarmEngine)

@@ -1,0 +1,131 @@
+"""The warm papermill engine: one kernel reused, a clean namespace for every notebook.
+
+Tiny generated notebooks (a ``parameters`` cell and a few code cells) run through
+``papermill.execute_notebook(engine_name="warm")`` as the orchestration runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from fti import engine
+
+
+def _notebook(path: Path, *cells: str) -> Path:
+    parameters = nbformat.v4.new_code_cell('name = "default"  # a parameter')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell(f"# {path.stem}"), parameters,
+               *(nbformat.v4.new_code_cell(source) for source in cells)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def _run(source: Path, **parameters: object) -> nbformat.NotebookNode:
+    output = source.with_name(f"{source.stem}.out.ipynb")
+    return papermill.execute_notebook(
+        str(source), str(output), parameters=parameters, engine_name=engine.ENGINE_NAME,
+        kernel_manager_class=engine.KERNEL_MANAGER, kernel_name="python3",
+        cwd=str(source.parent), progress_bar=False)
+
+
+def _stdout(notebook: nbformat.NotebookNode) -> list[str]:
+    return [output["text"].strip() for cell in notebook.cells for output in cell.get("outputs", [])
+            if output.get("name") == "stdout"]
+
+
+def _counts(notebook: nbformat.NotebookNode) -> list[int]:
+    return [cell.execution_count for cell in notebook.cells if cell.cell_type == "code"]
+
+
+PID = "import os\nprint('pid', os.getpid())"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_kernels():
+    yield
+    engine.close()
+
+
+def test_two_notebooks_in_a_row_share_the_kernel_but_not_their_variables(tmp_path):
+    first = _notebook(tmp_path / "first.ipynb", PID, "secret = 42\nimport json",
+                      "print('cwd', os.getcwd())")
+    second = _notebook(tmp_path / "second.ipynb", PID,
+                       "print('seen', [n for n in ('secret', 'json', 'os') if n in globals()])",
+                       "print('name', name)")
+    source_bytes = first.read_bytes()
+
+    one, two = _run(first, name="one"), _run(second)
+
+    pid_one, cwd = _stdout(one)[0], _stdout(one)[1]
+    pid_two, seen, name = _stdout(two)[0], _stdout(two)[1], _stdout(two)[2]
+    assert pid_one == pid_two  # the same kernel process ran both
+    assert cwd == f"cwd {tmp_path}"
+    assert seen == "seen ['os']"  # only what this notebook imported itself
+    assert name == "name default"  # the first notebook's injected value did not leak
+    assert _counts(one) == [1, 2, 3, 4, 5]  # the injected-parameters cell is the second
+    assert _counts(two) == [1, 2, 3, 4]
+    assert first.read_bytes() == source_bytes
+
+
+def test_the_output_notebook_carries_papermill_metadata(tmp_path):
+    result = _run(_notebook(tmp_path / "meta.ipynb", "x = 1"), name="meta")
+
+    written = nbformat.read(tmp_path / "meta.out.ipynb", as_version=4)
+    assert written.metadata["papermill"]["duration"] > 0
+    assert written.metadata["papermill"]["parameters"] == {"name": "meta"}
+    assert written.metadata["papermill"]["exception"] is None
+    code = [c for c in written.cells if c.cell_type == "code"]
+    assert all(c.metadata["papermill"]["status"] == "completed" for c in code)
+    assert all(c.metadata["papermill"]["duration"] >= 0 for c in code)
+    assert "injected-parameters" in written.cells[2].metadata["tags"]
+    assert written.metadata["language_info"]["name"] == "python"
+    assert _counts(written) == _counts(result)
+
+
+def test_a_failing_notebook_raises_and_the_next_one_runs_clean(tmp_path):
+    broken = _notebook(tmp_path / "broken.ipynb", PID, "leftover = 1",
+                       "raise ValueError('on purpose')", "print('never')")
+    after = _notebook(tmp_path / "after.ipynb", PID, "print('leftover' in globals())")
+
+    with pytest.raises(papermill.PapermillExecutionError, match="on purpose"):
+        _run(broken)
+    written = nbformat.read(tmp_path / "broken.out.ipynb", as_version=4)
+    assert written.metadata["papermill"]["exception"] is True
+    assert written.cells[-2].metadata["papermill"]["status"] == "failed"
+    assert "never" not in str(written.cells[-1].get("outputs"))
+
+    clean = _run(after)
+    assert _stdout(clean)[1] == "False"
+    assert _counts(clean) == [1, 2, 3]
+
+
+def test_a_notebook_that_kills_its_kernel_fails_and_the_next_gets_a_new_kernel(tmp_path):
+    warm = _stdout(_run(_notebook(tmp_path / "warm.ipynb", PID)))[0]
+    killer = _notebook(tmp_path / "killer.ipynb", "import os\nos._exit(1)")
+    with pytest.raises(Exception):  # noqa: B017 - nbclient's DeadKernelError, or papermill's
+        _run(killer)
+
+    fresh = _stdout(_run(_notebook(tmp_path / "fresh.ipynb", PID)))[0]
+    again = _stdout(_run(_notebook(tmp_path / "again.ipynb", PID)))[0]
+    assert fresh != warm
+    assert again == fresh
+
+
+def test_each_notebook_sees_its_warnings_and_a_changed_environment(tmp_path, monkeypatch):
+    warn = _notebook(tmp_path / "warn.ipynb",
+                     "import warnings\nwarnings.warn('look out')",
+                     "import os\nprint(os.environ.get('FTI_ENGINE_TEST', 'unset'))")
+    first, second = _run(warn), _run(warn)
+    for notebook in (first, second):  # a warning is not "already shown" in a new notebook
+        assert any("look out" in o.get("text", "") for o in notebook.cells[2].outputs)
+    assert _stdout(first) == ["unset"]
+
+    monkeypatch.setenv("FTI_ENGINE_TEST", "set")  # a fresh kernel would inherit it
+    assert _stdout(_run(warn)) == ["set"]
