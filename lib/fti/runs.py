@@ -15,9 +15,11 @@ Run ids and start times are wall-clock *run metadata*; no notebook computes with
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +37,9 @@ PIPELINES = {
     "monitoring": "04_monitoring_pipeline",
 }
 MANIFEST = "manifest.json"
+#: How a notebook is executed: "warm" keeps one kernel per process and resets it between
+#: notebooks (fti.engine); "papermill" is plain papermill, a new kernel per notebook.
+ENGINES = ("warm", "papermill")
 #: running: started (or the process died during it); the others are final.
 STATUSES = ("running", "ok", "failed", "skipped")
 
@@ -147,12 +152,13 @@ def notebook_path(notebook: str) -> Path:
 
 
 def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_name: str,
-                 export_html: bool = True, note: str = "") -> StepResult:
+                 export_html: bool = True, note: str = "", engine: str = "warm") -> StepResult:
     """Execute ``notebooks/<notebook>.ipynb`` with papermill into ``run_dir`` and record it.
 
     ``notebook`` is a pipeline name ('inference') or a notebook stem. The output is
     ``run_dir/<NNN>_<step_name>.ipynb`` plus, with ``export_html``, an HTML copy. The
-    manifest says ``running`` while it runs, then ``ok`` or ``failed``.
+    manifest says ``running`` while it runs, then ``ok`` or ``failed``. ``engine`` is one of
+    :data:`ENGINES`; both give the same results, "warm" without a kernel start per notebook.
 
     Raises:
         PipelineFailed: a cell failed (or the kernel died); the output notebook is kept and
@@ -160,6 +166,10 @@ def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_
     """
     import papermill
 
+    from fti import engine as warm  # registers the "warm" engine with papermill
+
+    if engine not in ENGINES:
+        raise FTIError(f"engine={engine!r} is unknown; use one of {', '.join(ENGINES)}.")
     source = notebook_path(notebook)
     run_dir = Path(run_dir).resolve()
     if run_dir == source.parent.resolve():
@@ -185,7 +195,9 @@ def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_
     try:
         papermill.execute_notebook(str(source), str(output), parameters=dict(parameters),
                                    kernel_name="python3", cwd=str(config.repo_root()),
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=False,
+                                   engine_name=warm.ENGINE_NAME if engine == "warm" else None,
+                                   kernel_manager_class=warm.KERNEL_MANAGER)
         error = ""
     except papermill.PapermillExecutionError as exc:
         error = _describe_failure(output, exc)
@@ -229,12 +241,18 @@ def _describe_failure(output: Path, exc: Any) -> str:
     return f"failed in {where}: {first}\n  {exc.ename}: {evalue}"
 
 
-def export_notebook_html(output: Path) -> Path | None:
-    """Write an HTML copy next to an executed notebook; None (and a warning) if it fails."""
+@functools.cache
+def _html_exporter(thread: int) -> Any:
+    """One HTML exporter per thread: building one compiles its templates (about 0.2 s)."""
     from nbconvert import HTMLExporter
 
+    return HTMLExporter()
+
+
+def export_notebook_html(output: Path) -> Path | None:
+    """Write an HTML copy next to an executed notebook; None (and a warning) if it fails."""
     try:
-        body, _ = HTMLExporter().from_filename(str(output))
+        body, _ = _html_exporter(threading.get_ident()).from_filename(str(output))
     except Exception as exc:  # an export problem must not fail the pipeline step
         print(f"warning: could not export {output.name} to HTML: {exc}", file=sys.stderr)
         return None
