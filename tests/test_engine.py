@@ -6,6 +6,7 @@ Tiny generated notebooks (a ``parameters`` cell and a few code cells) run throug
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -129,3 +130,13 @@ def test_each_notebook_sees_its_warnings_and_a_changed_environment(tmp_path, mon
 
     monkeypatch.setenv("FTI_ENGINE_TEST", "set")  # a fresh kernel would inherit it
     assert _stdout(_run(warn)) == ["set"]
+
+
+def test_each_thread_has_its_own_kernel_and_closes_only_its_own(tmp_path):
+    pid = _notebook(tmp_path / "pid.ipynb", PID)
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        in_thread = _stdout(thread.submit(_run, pid).result())[0]
+        in_main = _stdout(_run(pid))[0]
+        thread.submit(engine.close, True).result()
+    assert in_thread != in_main
+    assert _stdout(_run(pid))[0] == in_main  # the main thread's kernel is still the same

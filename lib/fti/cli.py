@@ -62,6 +62,10 @@ def _common_options() -> argparse.ArgumentParser:
     g.add_argument("--engine", choices=("warm", "papermill"), help="how notebooks run: "
                    "warm = one kernel kept and reset between notebooks (fast), papermill = "
                    "a new kernel per notebook (default: warm)")
+    g.add_argument("--features-ahead", action="store_true", default=None,
+                   help="in a simulation, run the next day's feature pipeline alongside the "
+                   "day's other pipelines, in a second kernel (faster with free cores; "
+                   "more memory; default: one notebook at a time)")
     g.add_argument("--model-name", help="registered model name (default: flight_delay)")
     g.add_argument("--monitor-every", dest="monitor_every_days", type=int, metavar="DAYS",
                    help="run monitoring every DAYS days of a simulation; 0 = never (default: 7)")

@@ -213,10 +213,15 @@ def _discard(key: tuple[int, str]) -> None:
         kernel.shutdown()
 
 
-def close() -> None:
-    """Shut every warm kernel of this process down (also done at exit)."""
+def close(this_thread_only: bool = False) -> None:
+    """Shut the warm kernels of this process (or of the calling thread) down.
+
+    Done for every kernel at exit; a thread that ends should close its own kernel first.
+    """
+    me = threading.get_ident()
     for key in list(_kernels):
-        _discard(key)
+        if not this_thread_only or key[0] == me:
+            _discard(key)
 
 
 atexit.register(close)

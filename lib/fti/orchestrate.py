@@ -9,6 +9,13 @@ A production day D runs, in order:
 4. the training pipeline (promote only if better) when monitoring recommends retraining
    for D, or every ``retrain_every_days`` days if that is set.
 
+With ``Options.features_ahead`` (``--features-ahead``) a simulated period runs the feature
+pipeline of D + 1 alongside steps 2 to 4 of D, in a second thread with a kernel of its own.
+The results do not change: a feature run reads only the raw source, and it writes the
+partitions of D + 1 and the labels of D, which no step of day D reads (inference reads the
+days up to D, monitoring and training the days up to D - 1). It pays with free cores and
+costs a second kernel's memory (see docs/performance.md), so it is off by default.
+
 Each notebook execution is a step of :mod:`fti.runs` with a stable name
 (``2013-06-03/inference``); resuming a run folder skips the steps that are ``ok`` there.
 Notebooks talk only through the store and the registry; the one thing the chain reads
@@ -19,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +77,7 @@ class Options:
     fault_start: str = ""  # '' = the feature notebook's default
     export_html: bool = True
     engine: str = "warm"  # "warm": one kernel reused, reset per notebook; "papermill": plain
+    features_ahead: bool = False  # a simulation runs feature(D+1) alongside the rest of D
 
     @property
     def data_path(self) -> str:
@@ -171,15 +181,17 @@ class _Chain:
     def say(self, text: str) -> None:
         tqdm.write(text, file=sys.stdout)
 
-    def step(self, name: str, pipeline: str, parameters: dict[str, Any], note: str = ""
-             ) -> StepResult:
+    def step(self, name: str, pipeline: str, parameters: dict[str, Any], note: str = "",
+             on_start: Callable[[], object] | None = None) -> StepResult:
         if name in self.done:
             self.say(f"  {name:<32} ok      (done before, not redone)")
+            if on_start is not None:
+                on_start()
             return self.done[name]
         before = champion_version(self.options) if pipeline == "training" else None
         result = run_notebook(pipeline, parameters, self.run_dir, name,
                               export_html=self.options.export_html, note=note,
-                              engine=self.options.engine)
+                              engine=self.options.engine, on_start=on_start)
         extra = note
         if pipeline == "training":
             after = champion_version(self.options)
@@ -192,11 +204,56 @@ class _Chain:
         return record_skipped(self.run_dir, name, PIPELINES[pipeline], note)
 
 
-def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None) -> list[StepResult]:
+class _FeaturesAhead:
+    """The feature pipeline one day ahead, in a thread of its own (see the module docstring).
+
+    ``take(day)`` waits for the feature run of ``day`` (starting it if needed); once the
+    inference step of ``day`` has started, ``start(next day)`` runs the next one meanwhile.
+    So the manifest lists the steps in the order of a sequential run, except that the
+    feature step of D + 1 comes before the monitoring and training steps of D. A failure
+    raises as it would in line; if a step of D fails, the feature run of D + 1 already under
+    way still completes and is kept (a resume does not redo it).
+    """
+
+    def __init__(self, chain: _Chain) -> None:
+        self.chain = chain
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-features")
+        self.pending: dict[dt.date, Future[StepResult]] = {}
+
+    def start(self, day: dt.date) -> None:
+        if day not in self.pending:
+            params = feature_parameters(day, day, self.chain.options)
+            self.pending[day] = self.pool.submit(self.chain.step, f"{day}/feature", "feature",
+                                                 params)
+
+    def take(self, day: dt.date) -> StepResult:
+        self.start(day)
+        return self.pending.pop(day).result()
+
+    def close(self) -> None:
+        """Let a running feature step finish (it is recorded), drop the others, and shut
+        the thread's kernel down from the thread itself."""
+        from fti import engine
+
+        for future in self.pending.values():
+            future.cancel()
+        self.pool.submit(engine.close, True).result()
+        self.pool.shutdown(wait=True)
+
+
+def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None,
+           ahead: _FeaturesAhead | None = None, next_day: dt.date | None = None
+           ) -> list[StepResult]:
     """The production cycle of one day (see the module docstring)."""
     o, d = chain.options, day.isoformat()
-    results = [chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o)),
-               chain.step(f"{d}/inference", "inference", inference_parameters(day, o))]
+    if ahead is not None:
+        feature = ahead.take(day)
+        then = (lambda: ahead.start(next_day)) if next_day else None
+    else:
+        feature = chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o))
+        then = None
+    results = [feature, chain.step(f"{d}/inference", "inference", inference_parameters(day, o),
+                                   on_start=then)]
     retrain, why = False, ""
     monitored = is_due(day, first_day, o.monitor_every_days)
     if monitored:
@@ -217,16 +274,22 @@ def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None) -> list[StepR
 def _days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None
           ) -> list[StepResult]:
     results: list[StepResult] = []
-    with tqdm(total=(end - start).days + 1, unit="day", desc="days", file=sys.stderr) as bar:
-        for day in days(start, end):
-            bar.set_postfix_str(day.isoformat())
-            try:
-                results += _cycle(chain, day, first_day)
-            except PipelineFailed:
-                chain.say(f"stopped on {day}. Fix the cause, then continue where it stopped "
-                          f"with --resume --run-dir {chain.run_dir}")
-                raise
-            bar.update(1)
+    ahead = _FeaturesAhead(chain) if chain.options.features_ahead and end > start else None
+    try:
+        with tqdm(total=(end - start).days + 1, unit="day", desc="days", file=sys.stderr) as bar:
+            for day in days(start, end):
+                bar.set_postfix_str(day.isoformat())
+                next_day = day + dt.timedelta(days=1) if day < end else None
+                try:
+                    results += _cycle(chain, day, first_day, ahead, next_day)
+                except PipelineFailed:
+                    chain.say(f"stopped on {day}. Fix the cause, then continue where it "
+                              f"stopped with --resume --run-dir {chain.run_dir}")
+                    raise
+                bar.update(1)
+    finally:
+        if ahead is not None:
+            ahead.close()
     return results
 
 
@@ -264,21 +327,26 @@ def simulate(start: str | dt.date, end: str | dt.date, run_dir: Path, options: O
     return _days(chain, first, last, first)
 
 
-def demo(options: Options, run_dir: Path | None = None, resume: bool = False) -> Path:
+def demo(options: Options, run_dir: Path | None = None, resume: bool = False, *,
+         history: tuple[str, str] = DEMO_HISTORY,
+         production: tuple[str, str] = DEMO_PRODUCTION) -> Path:
     """The whole story in one command; returns the run folder.
 
     Backfill the store with January to May, train the first champion, then live through
     June 1 to 28, when the summer storms raise the delayed share from about .23 to .29:
     weekly monitoring should notice and ask for retraining, and a new model becomes
-    champion only if it beats the old one on the same recent holdout.
+    champion only if it beats the old one on the same recent holdout. ``history`` and
+    ``production`` change the two periods (the benchmarks replay June to December).
     """
     from fti.report import build_index
 
     run_dir = Path(run_dir) if run_dir else new_run_dir(options.reports_dir, "demo")
-    hist = tuple(parse_day(d) for d in DEMO_HISTORY)
-    prod = tuple(parse_day(d) for d in DEMO_PRODUCTION)
+    hist = tuple(parse_day(d) for d in history)
+    prod = tuple(parse_day(d) for d in production)
+    check_range(*hist, "history start", "history end")
+    check_range(*prod, "production start", "production end")
     _start(run_dir, resume, kind="demo", options=asdict(options),
-           simulation={"start": DEMO_PRODUCTION[0], "end": DEMO_PRODUCTION[1]})
+           simulation={"start": prod[0].isoformat(), "end": prod[1].isoformat()})
     chain = _Chain(run_dir, options, resume)
     chain.say(f"demo run folder: {chain.run_dir}\ndata: {options.data_path}")
     if champion_version(options) is not None and not resume:

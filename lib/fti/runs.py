@@ -21,6 +21,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ MANIFEST = "manifest.json"
 ENGINES = ("warm", "papermill")
 #: running: started (or the process died during it); the others are final.
 STATUSES = ("running", "ok", "failed", "skipped")
+_MANIFEST_LOCK = threading.RLock()
 
 
 class PipelineFailed(FTIError):
@@ -96,16 +98,17 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
 
 def update_manifest(run_dir: Path, step: StepResult | None = None, **fields: Any) -> None:
     """Set top-level fields and/or replace (by name) or append a step; written atomically."""
-    manifest = read_manifest(run_dir)
-    manifest.update(fields)
-    if step is not None:
-        names = [s["name"] for s in manifest["steps"]]
-        if step.name in names:
-            manifest["steps"][names.index(step.name)] = step.to_manifest()
-        else:
-            manifest["steps"].append(step.to_manifest())
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(Path(run_dir) / MANIFEST, manifest)
+    with _MANIFEST_LOCK:  # read, change, write: one thread at a time
+        manifest = read_manifest(run_dir)
+        manifest.update(fields)
+        if step is not None:
+            names = [s["name"] for s in manifest["steps"]]
+            if step.name in names:
+                manifest["steps"][names.index(step.name)] = step.to_manifest()
+            else:
+                manifest["steps"].append(step.to_manifest())
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(run_dir) / MANIFEST, manifest)
 
 
 def finished_steps(run_dir: Path) -> dict[str, StepResult]:
@@ -152,13 +155,15 @@ def notebook_path(notebook: str) -> Path:
 
 
 def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_name: str,
-                 export_html: bool = True, note: str = "", engine: str = "warm") -> StepResult:
+                 export_html: bool = True, note: str = "", engine: str = "warm",
+                 on_start: Callable[[], object] | None = None) -> StepResult:
     """Execute ``notebooks/<notebook>.ipynb`` with papermill into ``run_dir`` and record it.
 
     ``notebook`` is a pipeline name ('inference') or a notebook stem. The output is
     ``run_dir/<NNN>_<step_name>.ipynb`` plus, with ``export_html``, an HTML copy. The
     manifest says ``running`` while it runs, then ``ok`` or ``failed``. ``engine`` is one of
     :data:`ENGINES`; both give the same results, "warm" without a kernel start per notebook.
+    ``on_start`` is called once the step is in the manifest, before the notebook runs.
 
     Raises:
         PipelineFailed: a cell failed (or the kernel died); the output notebook is kept and
@@ -174,24 +179,27 @@ def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_
     run_dir = Path(run_dir).resolve()
     if run_dir == source.parent.resolve():
         raise FTIError(f"{run_dir} holds the source notebooks; choose another run folder.")
-    steps = [s["name"] for s in read_manifest(run_dir)["steps"]]
-    number = steps.index(step_name) + 1 if step_name in steps else len(steps) + 1
-    output = run_dir / f"{number:03d}_{_slug(step_name)}.ipynb"
-    html_path = output.with_suffix(".html")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    output.unlink(missing_ok=True)
-    html_path.unlink(missing_ok=True)
-    start, t0 = _now(), time.perf_counter()
+    with _MANIFEST_LOCK:  # two chain threads must not take the same number
+        steps = [s["name"] for s in read_manifest(run_dir)["steps"]]
+        number = steps.index(step_name) + 1 if step_name in steps else len(steps) + 1
+        output = run_dir / f"{number:03d}_{_slug(step_name)}.ipynb"
+        html_path = output.with_suffix(".html")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        output.unlink(missing_ok=True)
+        html_path.unlink(missing_ok=True)
+        start, t0 = _now(), time.perf_counter()
 
-    def record(status: str, error: str = "") -> StepResult:
-        result = StepResult(step_name, source.stem, dict(parameters),
-                            output if output.exists() else None,
-                            html_path if html_path.exists() else None, start,
-                            round(time.perf_counter() - t0, 2), status, note, error)
-        update_manifest(run_dir, result)
-        return result
+        def record(status: str, error: str = "") -> StepResult:
+            result = StepResult(step_name, source.stem, dict(parameters),
+                                output if output.exists() else None,
+                                html_path if html_path.exists() else None, start,
+                                round(time.perf_counter() - t0, 2), status, note, error)
+            update_manifest(run_dir, result)
+            return result
 
-    record("running")
+        record("running")
+    if on_start is not None:
+        on_start()
     try:
         papermill.execute_notebook(str(source), str(output), parameters=dict(parameters),
                                    kernel_name="python3", cwd=str(config.repo_root()),
