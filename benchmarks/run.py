@@ -4,19 +4,30 @@ Timings are medians of repeated runs measured in this one process, and the growt
 are ratios of two such medians, so a noisy shared machine moves both sides alike. Nothing
 here is a test: it prints, it does not fail.
 
-    python benchmarks/run.py            # everything
-    python benchmarks/run.py store join daily   # some sections
+    python benchmarks/run.py                  # everything (the replay takes many minutes)
+    python benchmarks/run.py store join       # some sections
+    python benchmarks/run.py replay           # June to December through the notebooks
+    python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
+    python benchmarks/run.py replay-papermill # the replay with plain papermill (~45 min)
+
+Without arguments: store, join, replay, replay-compare.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import os
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -130,23 +141,279 @@ def bench_join(source: FlightSource) -> None:
         f"carrier-days", f"{seconds:.2f} s", "goal < 1.5 s")
 
 
-SECTIONS = {"store": bench_store_and_daily, "join": bench_join}
+# --- the production replay through the notebooks ------------------------------------------
+REPLAY_HISTORY = ("2013-01-01", "2013-05-31")
+REPLAY_PRODUCTION = ("2013-06-01", "2013-12-31")
+SHORT_HISTORY = ("2013-01-01", "2013-03-31")
+SHORT_PRODUCTION = ("2013-04-01", "2013-04-21")
+SHORT_RETRAIN_DAYS = 14
+
+
+class PeakMemory:
+    """Peak of the summed RSS of this process and all its children (the kernels), sampled
+    every ``interval`` seconds in a thread. Shared pages count once per process, so the
+    figure errs high."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import psutil
+
+        self.me, self.interval, self.peak = psutil.Process(), interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _rss(self) -> int:
+        total = self.me.memory_info().rss
+        for child in self.me.children(recursive=True):
+            with contextlib.suppress(Exception):  # the child ended meanwhile
+                total += child.memory_info().rss
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One executed notebook of a run folder: the step's wall time and its cells' time."""
+
+    name: str
+    pipeline: str
+    wall: float  # the step, as the manifest records it: papermill + HTML export + manifest
+    notebook: float  # papermill's duration of the notebook
+    cells: float  # the sum of the cells' durations papermill records
+    cell_durations: tuple[tuple[int, str, float], ...]  # (index, first line, seconds)
+
+    @property
+    def overhead(self) -> float:
+        return self.wall - self.cells
+
+
+def executions(run_dir: Path) -> list[Execution]:
+    """Every ok step of a run folder, read from its manifest and output notebooks."""
+    from fti.runs import PIPELINES, read_manifest
+
+    by_stem = {stem: name for name, stem in PIPELINES.items()}
+    out = []
+    for step in read_manifest(run_dir)["steps"]:
+        if step["status"] != "ok" or not step["output"]:
+            continue
+        notebook = json.loads((run_dir / step["output"]).read_text())
+        cells = tuple(
+            (i, "".join(c["source"]).strip().splitlines()[0][:48] if c["source"] else "",
+             float(c["metadata"].get("papermill", {}).get("duration") or 0.0))
+            for i, c in enumerate(notebook["cells"]))
+        out.append(Execution(step["name"], by_stem.get(step["notebook"], step["notebook"]),
+                             float(step["duration_s"]),
+                             float(notebook["metadata"]["papermill"]["duration"]),
+                             sum(d for _, _, d in cells), cells))
+    return out
+
+
+def replay(root: Path, engine: str, history: tuple[str, str], production: tuple[str, str],
+           **options: object) -> tuple[float, int, list[Execution]]:
+    """Backfill ``history``, train, run ``production`` day by day (the demo's story) in
+    ``root``; returns the wall time, the peak memory and every execution."""
+    from fti import engine as warm
+    from fti.orchestrate import Options, demo
+
+    opts = Options(data_dir=str(root / "data"), reports_dir=str(root / "reports"),
+                   engine=engine, **options)  # type: ignore[arg-type]
+    run_dir = root / "reports" / "runs" / f"replay-{engine}"
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        demo(opts, run_dir, history=history, production=production)
+        wall = time.perf_counter() - start
+        warm.close()  # the kernel's memory is part of the replay's peak, so sample until here
+    return wall, memory.peak, executions(run_dir)
+
+
+def summarize(label: str, wall: float, peak: int, runs: list[Execution]) -> None:
+    cells = sum(r.cells for r in runs)
+    overheads = [r.overhead for r in runs]
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.pipeline] = counts.get(r.pipeline, 0) + 1
+    print(f"  {label}")
+    row("total wall time", f"{wall / 60:.1f} min", "goal <= 5 min")
+    row("notebook executions " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        f"{len(runs)}")
+    row("sum of the cells' durations", f"{cells / 60:.1f} min")
+    row("overhead per execution (step wall - cells), median",
+        f"{statistics.median(overheads):.2f} s", "goal <= 0.3 s")
+    row("overhead per execution, max", f"{max(overheads):.2f} s")
+    row("overhead inside papermill (notebook - cells), median",
+        f"{statistics.median(r.notebook - r.cells for r in runs):.2f} s")
+    row("replay wall time / sum of cells", f"{wall / cells:.2f}", "goal <= 1.3")
+    row("peak memory (RSS of this process + kernels, sampled)", f"{peak / 2**30:.2f} GB",
+        "goal < 1.5 GB")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    row("  cross-check: max RSS of this process / of its largest child",
+        f"{own:.2f} / {kids:.2f} GB")
+    for pipeline in counts:
+        mine = [r for r in runs if r.pipeline == pipeline]
+        row(f"  {pipeline}: median step wall / cells / overhead",
+            f"{statistics.median(r.wall for r in mine):.2f} / "
+            f"{statistics.median(r.cells for r in mine):.2f} / "
+            f"{statistics.median(r.overhead for r in mine):.2f} s")
+
+
+def slowest_cells(runs: list[Execution], top: int = 12) -> None:
+    """The cells that cost the most in total, over every execution of their notebook."""
+    total: dict[tuple[str, int, str], list[float]] = {}
+    for r in runs:
+        for index, first_line, seconds in r.cell_durations:
+            total.setdefault((r.pipeline, index, first_line), []).append(seconds)
+    print("  where the cells' time goes (sum over the replay; median per execution):")
+    ranked = sorted(total.items(), key=lambda kv: -sum(kv[1]))[:top]
+    for (pipeline, index, first_line), seconds in ranked:
+        print(f"    {sum(seconds):7.1f} s  {statistics.median(seconds):6.2f} s  "
+              f"{pipeline:10} cell {index:2}  {first_line}")
+
+
+def bench_replay(tmp: Path, engine: str = "warm") -> None:
+    print(f"\nProduction replay through the notebooks: backfill {REPLAY_HISTORY[0]}.."
+          f"{REPLAY_HISTORY[1]}, train, then {REPLAY_PRODUCTION[0]}..{REPLAY_PRODUCTION[1]} "
+          f"({engine} engine, default options)")
+    wall, peak, runs = replay(tmp / "replay", engine, REPLAY_HISTORY, REPLAY_PRODUCTION)
+    summarize(f"{engine} engine", wall, peak, runs)
+    slowest_cells(runs)
+
+
+def bench_replay_papermill(tmp: Path) -> None:
+    """The same replay with plain papermill: the "before" figure (about 45 minutes)."""
+    bench_replay(tmp, engine="papermill")
+
+
+def _parquet_files(data: Path) -> dict[str, Path]:
+    return {str(p.relative_to(data)): p
+            for folder in ("feature_groups", "training_datasets")
+            for p in sorted((data / folder).rglob("*.parquet"))}
+
+
+def compare_stores(a: Path, b: Path) -> list[str]:
+    """Differences between two data folders: Parquet files (bytes, else frames), training
+    dataset metadata, model metrics and champions, monitoring history. Empty: identical."""
+    import pyarrow.parquet as pq
+
+    from fti.monitoring import read_history
+    from fti.registry import ModelRegistry
+
+    problems = []
+    files_a, files_b = _parquet_files(a), _parquet_files(b)
+    if files_a.keys() != files_b.keys():
+        problems.append(f"different Parquet files: {sorted(files_a.keys() ^ files_b.keys())}")
+    same_bytes = same_frames = 0
+    for name in sorted(files_a.keys() & files_b.keys()):
+        if files_a[name].read_bytes() == files_b[name].read_bytes():
+            same_bytes += 1
+            continue
+        frame_a, frame_b = (pq.read_table(f[name]).to_pandas() for f in (files_a, files_b))
+        try:
+            pd.testing.assert_frame_equal(frame_a, frame_b, check_exact=True)
+            same_frames += 1
+        except AssertionError as exc:
+            problems.append(f"{name}: {str(exc).splitlines()[0]}")
+    row("Parquet files: byte-identical / frame-equal / total",
+        f"{same_bytes} / {same_frames} / {len(files_a)}")
+    for meta in sorted((a / "training_datasets").rglob("metadata.json")):
+        other = b / meta.relative_to(a)
+        if not other.exists() or json.loads(meta.read_text()) != json.loads(other.read_text()):
+            problems.append(f"{meta.relative_to(a)} differs")
+    reg_a, reg_b = ModelRegistry(a), ModelRegistry(b)
+    models = sorted(p.name for p in (a / "models").iterdir() if p.is_dir())
+    for model in models:
+        metrics_a = {r.version: r.metrics for r in reg_a.versions(model)}
+        metrics_b = {r.version: r.metrics for r in reg_b.versions(model)}
+        if metrics_a != metrics_b:
+            problems.append(f"model {model}: metrics differ")
+        if reg_a.aliases(model) != reg_b.aliases(model):
+            problems.append(f"model {model}: aliases (champion history) differ")
+        row(f"model {model}: versions, champion", f"{len(metrics_a)}, "
+            f"v{reg_a.aliases(model).get('champion')} / v{reg_b.aliases(model).get('champion')}")
+    hist_a, hist_b = (read_history(FeatureStore(d)) for d in (a, b))
+    try:
+        pd.testing.assert_frame_equal(hist_a, hist_b, check_exact=True)
+    except AssertionError as exc:
+        problems.append(f"monitoring history: {str(exc).splitlines()[0]}")
+    row("monitoring history rows", f"{len(hist_a)} / {len(hist_b)}")
+    return problems
+
+
+#: The runs of replay-compare: label -> (engine, features_ahead). The first is the reference.
+COMPARED = {"papermill": ("papermill", False), "warm": ("warm", False),
+            "warm + features ahead": ("warm", True)}
+
+
+def bench_replay_compare(tmp: Path) -> None:
+    print(f"\nSame results with the warm engine (and the feature pipeline one day ahead) as "
+          f"with plain papermill? A short replay three times: backfill {SHORT_HISTORY[0]}.."
+          f"{SHORT_HISTORY[1]}, train, {SHORT_PRODUCTION[0]}..{SHORT_PRODUCTION[1]}, "
+          f"monitoring weekly and a scheduled retraining every {SHORT_RETRAIN_DAYS} days (so "
+          f"a second model is trained)")
+    results = {}
+    for label, (engine, ahead) in COMPARED.items():
+        results[label] = replay(tmp / engine / str(ahead), engine, SHORT_HISTORY,
+                                SHORT_PRODUCTION, retrain_every_days=SHORT_RETRAIN_DAYS,
+                                features_ahead=ahead)
+    for label, (wall, peak, runs) in results.items():
+        overheads = [r.overhead for r in runs]
+        row(f"{label}: {len(runs)} executions, wall / cells",
+            f"{wall:.0f} / {sum(r.cells for r in runs):.0f} s")
+        row(f"{label}: overhead per execution, median / max",
+            f"{statistics.median(overheads):.2f} / {max(overheads):.2f} s")
+        row(f"{label}: peak memory", f"{peak / 2**30:.2f} GB")
+    reference, *others = COMPARED
+    ref_root = tmp / COMPARED[reference][0] / str(COMPARED[reference][1])
+    for label in others:
+        print(f"  {label} vs {reference}:")
+        root = tmp / COMPARED[label][0] / str(COMPARED[label][1])
+        problems = compare_stores(ref_root / "data", root / "data")
+        if sorted(r.name for r in results[label][2]) != sorted(
+                r.name for r in results[reference][2]):
+            problems.append("the two replays ran different steps")
+        print("  RESULTS IDENTICAL" if not problems else "  RESULTS DIFFER:\n    "
+              + "\n    ".join(problems))
+
+
+SECTIONS: dict[str, Callable[..., None]] = {
+    "store": bench_store_and_daily, "join": bench_join, "replay": bench_replay,
+    "replay-compare": bench_replay_compare,
+    "replay-papermill": bench_replay_papermill,  # only on request: it takes long
+}
+DEFAULT_SECTIONS = ["store", "join", "replay", "replay-compare"]
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or list(SECTIONS)
-    source = FlightSource()
-    source.planes()  # load the CSVs once, outside every measurement
-    print(f"fti benchmarks on {sys.platform}, Python {sys.version.split()[0]}")
+    chosen = argv or DEFAULT_SECTIONS
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+        return 2
+    print(f"fti benchmarks on {sys.platform}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs")
+    source = None
     with tempfile.TemporaryDirectory(prefix="fti-bench-") as tmp:
         for name in chosen:
+            if name in ("store", "join") and source is None:
+                source = FlightSource()
+                source.planes()  # load the CSVs once, outside every measurement
             if name == "store":
                 bench_store_and_daily(Path(tmp), source)
-            elif name in SECTIONS:
-                SECTIONS[name](source)
+            elif name == "join":
+                bench_join(source)
             else:
-                print(f"unknown section {name!r}; choose from {list(SECTIONS)}")
-                return 2
+                SECTIONS[name](Path(tmp))
     return 0
 
 
