@@ -355,9 +355,12 @@ def demo(options: Options, run_dir: Path | None = None, resume: bool = False, *,
     span = f"{hist[0]}..{hist[1]}"
     chain.say(f"[1/4] backfill the feature store, {hist[0]} to {hist[1]} (one feature run)")
     chain.step(f"{span}/feature", "feature", feature_parameters(*hist, options))
-    chain.say(f"[2/4] train the first model on {span} ({options.holdout_days}-day holdout)")
+    # the last day whose labels have arrived: the outcomes of hist[1] come a day later
+    labelled = hist[1] - dt.timedelta(days=options.label_delay_days)
+    chain.say(f"[2/4] train the first model on {options.history_start}..{labelled} "
+              f"(labels up to then; {options.holdout_days}-day holdout)")
     chain.step(f"{span}/training", "training",
-               training_parameters(parse_day(options.history_start), hist[1], options))
+               training_parameters(parse_day(options.history_start), labelled, options))
     chain.say(f"[3/4] production {prod[0]} to {prod[1]}: daily features and predictions, "
               f"monitoring every {options.monitor_every_days} days, retraining on demand")
     _days(chain, prod[0], prod[1], prod[0])
