@@ -14,6 +14,7 @@ Modules map to the architecture, one job each:
 - ``plots``        the figures the notebooks show
 - ``params``       validation of the notebooks' parameters
 - ``runs``         one papermill execution, its run folder and manifest
+- ``engine``       the warm papermill engine: one kernel, reset before each notebook
 - ``orchestrate``  a day's cycle, simulations, the demo; ``cli`` its commands
 - ``report``       the static report index (reports/index.html)
 
