@@ -10,7 +10,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
     python benchmarks/run.py replay-papermill # the replay with plain papermill (~45 min)
 
-Without arguments: store, join, replay, replay-compare.
+Without arguments: store, join, inference, replay, replay-compare.
 """
 
 from __future__ import annotations
@@ -386,12 +386,40 @@ def bench_replay_compare(tmp: Path) -> None:
               + "\n    ".join(problems))
 
 
+def bench_inference(tmp: Path) -> None:
+    """Scoring one day's flights: the feature view for the day, the model, the write."""
+    from fti import inference, training
+    from fti.features import FLIGHT_VIEW
+    from fti.registry import ModelRegistry
+
+    print("\nInference for one day (goal: well under a second of compute)")
+    store = FeatureStore(tmp / "inference")
+    first, day = dt.date(2013, 5, 1), dt.date(2013, 6, 1)
+    features.run_feature_pipeline(store, FlightSource(), first, day)
+    data = FLIGHT_VIEW.training_data(store, first, day - dt.timedelta(days=1))
+    registry = ModelRegistry(store.root)
+    record = registry.register("bench", training.fit(training.build_model(seed=0), data),
+                               {"features": training.FEATURES})
+    model = registry.load(record)
+
+    def score() -> None:
+        frame = inference.features_for_day(store, FLIGHT_VIEW, day)
+        inference.write_predictions(store, day, inference.score(model, record, frame, 0.5, day))
+
+    flights = len(inference.features_for_day(store, FLIGHT_VIEW, day))
+    row(f"features + predict + write for the {flights} flights of {day}",
+        f"{median_seconds(score, repeat=9) * 1000:.0f} ms", "goal well under 1000 ms")
+    row("loading the model from the registry (hash check, trusted types)",
+        f"{median_seconds(lambda: registry.load(record), repeat=5) * 1000:.0f} ms")
+
+
 SECTIONS: dict[str, Callable[..., None]] = {
-    "store": bench_store_and_daily, "join": bench_join, "replay": bench_replay,
+    "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
+    "replay": bench_replay,
     "replay-compare": bench_replay_compare,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
 }
-DEFAULT_SECTIONS = ["store", "join", "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "replay", "replay-compare"]
 
 
 def main(argv: list[str]) -> int:
