@@ -1,0 +1,41 @@
+"""Assembling monitoring's inputs: monitored columns, the current window, the drift share."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from fti import monitoring
+from fti.errors import NotEnoughDataError
+
+
+def test_a_models_features_split_into_numerical_and_categorical_in_order():
+    numerical, categorical = monitoring.monitored_columns(
+        ["carrier", "distance", "origin", "wx_temp"], ["carrier", "origin", "dest"])
+    assert numerical == ["distance", "wx_temp"]
+    assert categorical == ["carrier", "origin"]
+
+
+def test_the_current_window_carries_the_predicted_probability_where_there_is_one():
+    features = pd.DataFrame({"flight_id": ["a", "b", "c"], "x": [1.0, 2.0, 3.0]})
+    predictions = pd.DataFrame({"flight_id": ["c", "a"], "probability": [0.9, 0.1]})
+    window = monitoring.current_window(features, predictions)
+    assert window["flight_id"].tolist() == ["a", "b", "c"]
+    assert window["probability"].tolist()[0::2] == [0.1, 0.9]
+    assert pd.isna(window["probability"].iloc[1])
+
+
+def test_an_empty_window_says_to_run_the_feature_pipeline():
+    with pytest.raises(NotEnoughDataError, match="feature pipeline"):
+        monitoring.current_window(pd.DataFrame({"flight_id": []}),
+                                  pd.DataFrame({"flight_id": [], "probability": []}))
+
+
+def test_the_prediction_and_unevaluated_columns_do_not_count_in_the_drift_share():
+    columns = pd.DataFrame({
+        "column": ["a", "b", "c", "probability"],
+        "drifted": [True, False, False, True],
+        "note": ["", "", "not evaluated: no values in the current data", ""],
+    })
+    result = monitoring.DriftResult(columns, 0.5, ["a", "probability"])
+    assert monitoring.feature_drift_share(result) == 0.5
