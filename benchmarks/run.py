@@ -6,11 +6,12 @@ here is a test: it prints, it does not fail.
 
     python benchmarks/run.py                  # everything (the replay takes many minutes)
     python benchmarks/run.py store join       # some sections
+    python benchmarks/run.py engine           # the two engines on a small notebook
     python benchmarks/run.py replay           # June to December through the notebooks
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
     python benchmarks/run.py replay-papermill # the replay with plain papermill (~45 min)
 
-Without arguments: store, join, inference, replay, replay-compare.
+Without arguments: every section but replay-papermill.
 """
 
 from __future__ import annotations
@@ -139,6 +140,90 @@ def bench_join(source: FlightSource) -> None:
     seconds = median_seconds(join, repeat=5)
     row(f"{len(spine):,} flights x {len(weather):,} weather hours x {len(stats):,} "
         f"carrier-days", f"{seconds:.2f} s", "goal < 1.5 s")
+
+
+# --- the two papermill engines on a small notebook -----------------------------------------
+SMALL_NOTEBOOK = [
+    "import matplotlib.pyplot as plt\nimport pandas as pd\nimport sklearn.ensemble\n"
+    "from evidently import Report",
+    "frame = pd.DataFrame({'x': range(1000)})\nframe.describe()",
+    "%matplotlib inline\nfig, ax = plt.subplots(figsize=(4, 2))\nax.plot(frame['x']);",
+]
+
+
+def _small_notebook(path: Path) -> Path:
+    import nbformat
+
+    parameters = nbformat.v4.new_code_cell('label = "x"  # a parameter')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[parameters, *(nbformat.v4.new_code_cell(c) for c in SMALL_NOTEBOOK)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def bench_engine(tmp: Path, repeat: int = 5) -> None:
+    """Per-execution cost of each engine, the warm kernel's reset, the HTML export."""
+    import papermill
+    from nbconvert import HTMLExporter
+
+    from fti import engine as warm
+
+    source = _small_notebook(tmp / "engine" / "small.ipynb")
+    print("\nThe engines on a small notebook (imports pandas, scikit-learn, matplotlib, "
+          "Evidently; a table and a figure), medians")
+
+    def execute(engine_name: str | None) -> tuple[float, float]:
+        start = time.perf_counter()
+        nb = papermill.execute_notebook(
+            str(source), str(source.with_suffix(".out.ipynb")), parameters={"label": "y"},
+            engine_name=engine_name, kernel_manager_class=warm.KERNEL_MANAGER,
+            kernel_name="python3", progress_bar=False)
+        wall = time.perf_counter() - start
+        return wall, sum(c.metadata.papermill.get("duration") or 0.0 for c in nb.cells)
+
+    for label, engine_name in (("plain papermill", None), ("warm", warm.ENGINE_NAME)):
+        execute(engine_name)  # warm-up: imports in this process, the warm kernel's start
+        runs = [execute(engine_name) for _ in range(repeat)]
+        wall = statistics.median(w for w, _ in runs)
+        cells = statistics.median(c for _, c in runs)
+        row(f"{label}: wall / cells / wall - cells", f"{wall:.2f} / {cells:.2f} / "
+            f"{statistics.median(w - c for w, c in runs):.2f} s")
+    warm.close()
+
+    resets: list[float] = []
+    reset = warm.WarmKernel.reset
+
+    def timed_reset(self: warm.WarmKernel, cwd: str, timeout: float = 60) -> None:
+        start = time.perf_counter()
+        reset(self, cwd, timeout)
+        resets.append(time.perf_counter() - start)
+
+    setup = warm._KERNEL_SETUP
+    warm.WarmKernel.reset = timed_reset  # type: ignore[method-assign]
+    try:
+        for label, code in (("with gc.freeze", setup),
+                            ("without (for comparison)", setup.replace("gc.freeze()", "pass"))):
+            warm._KERNEL_SETUP = code
+            resets.clear()
+            for _ in range(repeat + 1):
+                execute(warm.ENGINE_NAME)
+            warm.close()
+            row(f"warm kernel reset before a notebook, {label}",
+                f"{statistics.median(resets[1:]) * 1000:.0f} ms")
+    finally:
+        warm.WarmKernel.reset = reset  # type: ignore[method-assign]
+        warm._KERNEL_SETUP = setup
+
+    output = str(source.with_suffix(".out.ipynb"))
+    exporter = HTMLExporter()
+    row("HTML export of the output: new exporter each time",
+        f"{median_seconds(lambda: HTMLExporter().from_filename(output), repeat) * 1000:.0f} ms")
+    row("HTML export of the output: one exporter reused",
+        f"{median_seconds(lambda: exporter.from_filename(output), repeat) * 1000:.0f} ms")
 
 
 # --- the production replay through the notebooks ------------------------------------------
@@ -415,11 +500,11 @@ def bench_inference(tmp: Path) -> None:
 
 SECTIONS: dict[str, Callable[..., None]] = {
     "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
-    "replay": bench_replay,
+    "engine": bench_engine, "replay": bench_replay,
     "replay-compare": bench_replay_compare,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "engine", "replay", "replay-compare"]
 
 
 def main(argv: list[str]) -> int:
