@@ -62,3 +62,22 @@ def test_a_week_like_the_reference_weeks_stays_below_its_threshold_and_a_jump_do
     first_week = whole[:350]
     assert calibration.normed_wasserstein(whole, first_week) < thresholds["temp"]
     assert calibration.normed_wasserstein(whole, first_week + 100) > thresholds["temp"]
+
+
+def test_thresholds_are_calibrated_once_per_reference_and_recomputed_when_it_changes(
+        monkeypatch):
+    monkeypatch.setattr(calibration, "_THRESHOLDS", {})
+    calls = []
+    real = calibration._calibrate
+    monkeypatch.setattr(calibration, "_calibrate",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    reference = seasonal_reference()
+    first = calibration.drift_thresholds(reference, ["temp"], "sched_dep_utc", 7)
+    first["temp"] = -1.0  # the caller's copy: changing it must not change the next answer
+    again = calibration.drift_thresholds(reference.copy(), ["temp"], "sched_dep_utc", 7)
+    assert len(calls) == 1 and again == real(reference, ["temp"], "sched_dep_utc", 7,
+                                             calibration.MARGIN)
+    calibration.drift_thresholds(reference, ["temp"], "sched_dep_utc", 14)  # another window
+    changed = reference.assign(temp=reference["temp"] + 0.5)
+    calibration.drift_thresholds(changed, ["temp"], "sched_dep_utc", 7)  # other values
+    assert len(calls) == 3

@@ -76,6 +76,30 @@ def test_a_model_with_untrusted_types_is_refused_at_load(tmp_path, fitted, monke
         reg.load(record)
 
 
+def test_a_model_loaded_again_is_not_deserialized_again_and_each_caller_gets_its_own(
+        tmp_path, fitted, monkeypatch):
+    import skops.io as sio
+
+    model, frame = fitted
+    reg = ModelRegistry(tmp_path)
+    record = register(reg, model)
+    monkeypatch.setattr(registry_module, "_LOADED", {})
+    calls = []
+    real_loads = sio.loads
+    monkeypatch.setattr(sio, "loads", lambda *a, **k: calls.append(1) or real_loads(*a, **k))
+    first, second = reg.load(record), reg.load(record)
+    assert len(calls) == 1 and first is not second
+    first.set_params(trees__max_iter=1)  # one caller changing its model ...
+    assert second.get_params()["trees__max_iter"] == model.get_params()["trees__max_iter"]
+    np.testing.assert_array_equal(second.predict_proba(frame[FEATURES]),
+                                  model.predict_proba(frame[FEATURES]))
+    data = bytearray(record.model_file.read_bytes())  # ... and a file changed after loading
+    data[-10] ^= 0xFF
+    record.model_file.write_bytes(bytes(data))
+    with pytest.raises(RegistryError, match="does not match its record"):
+        reg.load(record)
+
+
 def double(values):
     """A function of our own: skops cannot know whether loading it is safe."""
     return 2 * values

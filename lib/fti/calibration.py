@@ -41,7 +41,27 @@ def drift_thresholds(reference: pd.DataFrame, columns: list[str], time_column: s
 
     The reference is cut into consecutive windows of ``window_days`` (by ``time_column``);
     each window's distance to the whole reference shows how much normal weeks vary.
+
+    A champion's reference is the same every week, so the result is kept per process,
+    keyed by a hash of the reference's values in ``columns`` and ``time_column`` and by the
+    arguments: a warm kernel calibrates once per champion (about a second) and later runs
+    get the same numbers back.
     """
+    values = reference[[*columns, time_column]]
+    key = (int(pd.util.hash_pandas_object(values, index=False).sum()),
+           tuple(columns), time_column, int(window_days), float(margin), len(values))
+    if key not in _THRESHOLDS:
+        _THRESHOLDS[key] = _calibrate(reference, columns, time_column, window_days, margin)
+        while len(_THRESHOLDS) > 4:
+            _THRESHOLDS.pop(next(iter(_THRESHOLDS)))
+    return dict(_THRESHOLDS[key])
+
+
+_THRESHOLDS: dict[tuple, dict[str, float]] = {}
+
+
+def _calibrate(reference: pd.DataFrame, columns: list[str], time_column: str,
+               window_days: int, margin: float) -> dict[str, float]:
     days = reference[time_column].dt.floor("D")
     window = ((days - days.min()).dt.days // window_days).to_numpy()
     thresholds = {}

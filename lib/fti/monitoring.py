@@ -4,11 +4,12 @@ performance, a retrain recommendation and a history of daily runs.
 Evidently is imported inside the functions that run a report (importing it takes seconds),
 so ``import fti.monitoring`` stays cheap for the other pipelines.
 
-How a drift verdict is read: ``Report([DataDriftPreset(columns=...)], include_tests=True)``
-gives one ``ValueDrift`` metric per column in ``snapshot.dict()["metrics"]`` (its ``config``
-holds ``column``, ``method`` and ``threshold``; its ``value`` is the score) and one test per
-column in ``snapshot.dict()["tests"]``, linked by ``metric_config.metric_id``, whose
-``status`` is ``FAIL`` when Evidently detected drift. The verdict is that status, never our
+How a drift verdict is read: ``Report([ValueDrift(column=c) for c in ...],
+include_tests=True)`` gives one ``ValueDrift`` metric per column in
+``snapshot.dict()["metrics"]`` (its ``config`` holds ``column``, ``method`` and
+``threshold``; its ``value`` is the score) and one test per column in
+``snapshot.dict()["tests"]``, linked by ``metric_config.metric_id``, whose ``status`` is
+``FAIL`` when Evidently detected drift. The verdict is that status, never our
 own comparison of score and threshold: with more than 1000 reference rows the score is a
 distance (drift when large), with fewer a p-value (drift when small).
 """
@@ -71,6 +72,34 @@ def sample_reference(frame: pd.DataFrame, n: int = 20000, seed: int = 0) -> pd.D
     return frame.sample(n=int(n), random_state=seed).sort_index().reset_index(drop=True)
 
 
+def reference_data(store: FeatureStore, champion: Any, model: Any, n: int = 20000,
+                   seed: int = 0) -> pd.DataFrame:
+    """The champion's reference: a sample of its training snapshot (:func:`sample_reference`)
+    with the champion's own predictions for it in :data:`PREDICTION_COLUMN`.
+
+    ``champion`` is the registry record (:class:`fti.registry.ModelRecord`), ``model`` the
+    model loaded from it. Snapshots and registered models never change, so the result is
+    kept per process, keyed by the snapshot's content hash and the model file's sha256: in
+    a warm kernel only the first monitoring run of a champion loads and scores it.
+    """
+    snap = champion.info["lineage"]["training_dataset"]
+    dataset = store.load_training_dataset(snap["name"], snap["version"])
+    key = (dataset.metadata.get("content_hash"), champion.info.get("sha256"),
+           tuple(champion.features), int(n), int(seed))
+    if None in key[:2] or key not in _REFERENCES:
+        reference = sample_reference(dataset.load(), n, seed)
+        reference[PREDICTION_COLUMN] = model.predict_proba(reference[champion.features])[:, 1]
+        if None in key[:2]:  # an old record without hashes: nothing safe to key it by
+            return reference
+        _REFERENCES[key] = reference
+        while len(_REFERENCES) > 2:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+    return _REFERENCES[key].copy()
+
+
+_REFERENCES: dict[tuple, pd.DataFrame] = {}
+
+
 @dataclass(frozen=True, eq=False)
 class DriftResult:
     """Per-column drift verdicts and their summary.
@@ -106,7 +135,12 @@ def drift(
     html_path: Path | None = None,
     thresholds: Mapping[str, float] | None = None,
 ) -> DriftResult:
-    """Compare ``current`` with ``reference`` column by column with Evidently's DataDriftPreset.
+    """Compare ``current`` with ``reference`` column by column with Evidently's ValueDrift.
+
+    One ``ValueDrift`` metric per column, not the ``DataDriftPreset``: the verdicts are the
+    same (the preset adds these metrics too), but the preset computes every column's drift
+    twice more and renders a summary table whose plots took about 40 % of a monitoring run;
+    the notebook draws its own summary (:func:`fti.plots.drift_scores`).
 
     ``thresholds`` sets per-column drift thresholds (see :mod:`fti.calibration`); numerical
     columns are then tested with the normed Wasserstein distance those thresholds are made
@@ -144,20 +178,19 @@ def drift(
                                  f"current data ({notes}); check the feature pipeline's output.")
 
     from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently.metrics import ValueDrift
 
     definition = DataDefinition(numerical_columns=[c for c in tested if kinds[c] == "numerical"],
                                 categorical_columns=[c for c in tested if c in categorical])
     cur, ref = (Dataset.from_pandas(f[tested].reset_index(drop=True), data_definition=definition)
                 for f in (current, reference))  # fmt: skip
+    thresholds = thresholds or {}
+    metrics = [ValueDrift(column=c, method="wasserstein", threshold=float(thresholds[c]))
+               if kinds[c] == "numerical" and c in thresholds else ValueDrift(column=c)
+               for c in tested]  # fmt: skip
     with warnings.catch_warnings():  # Evidently's correlations warn on constant or tiny data
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
-        preset = DataDriftPreset(columns=tested)
-        if thresholds:
-            preset = DataDriftPreset(
-                columns=tested, num_method="wasserstein",
-                per_column_threshold={c: float(t) for c, t in thresholds.items() if c in tested})
-        snapshot = Report([preset], include_tests=True).run(cur, ref)
+        snapshot = Report(metrics, include_tests=True).run(cur, ref)
     verdicts = _read_verdicts(snapshot.dict())
     lost = [c for c in tested if c not in verdicts]
     if lost:

@@ -13,9 +13,15 @@ from matplotlib.figure import Figure
 from fti.config import TIMEZONE
 
 
-def _subplots(*grid: int, figsize: tuple[float, float], **kwargs: object):
-    """A figure outside pyplot's registry, so a notebook shows it once, where returned."""
-    fig = Figure(figsize=figsize, layout="constrained")
+def _subplots(*grid: int, figsize: tuple[float, float], layout: str | None = "constrained",
+              **kwargs: object):
+    """A figure outside pyplot's registry, so a notebook shows it once, where returned.
+
+    ``layout=None`` skips the layout engine (its extra drawing passes cost about a quarter
+    of a three-panel figure's rendering): for figures drawn every day, whose panels are
+    spaced by hand; the notebook's inline backend still trims the outer margins.
+    """
+    fig = Figure(figsize=figsize, layout=layout)
     return fig, fig.subplots(*grid, **kwargs)
 
 
@@ -92,7 +98,8 @@ def importance(table: pd.DataFrame, top: int = 15) -> Figure:
 
 def risk(predictions: pd.DataFrame, threshold: float) -> Figure:
     """Distribution of predicted risk, and mean risk by scheduled hour and by carrier."""
-    fig, (hist, hour, carrier) = _subplots(1, 3, figsize=(14, 3.8))
+    fig, (hist, hour, carrier) = _subplots(1, 3, figsize=(14, 3.8), layout=None)
+    fig.subplots_adjust(wspace=0.3)  # drawn every day: spaced by hand, see _subplots
     hist.hist(predictions["probability"], bins=30, color="tab:blue")
     hist.axvline(threshold, color="tab:red", linestyle="--", label=f"flag threshold {threshold}")
     hist.set(title="Predicted delay probability", xlabel="probability", ylabel="flights")

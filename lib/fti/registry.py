@@ -14,6 +14,7 @@ reason.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -66,6 +67,26 @@ class ModelRecord:
     @property
     def model_file(self) -> Path:
         return self.path / "model.skops"
+
+
+#: Models deserialized in this process, by the sha256 of their file and the trusted types
+#: they were checked against (see ModelRegistry.load).
+_LOADED: dict[tuple[str, tuple[str, ...]], Any] = {}
+_LOADED_MAX = 2
+
+
+def _load_trusted(data: bytes, source: Path) -> Any:
+    """Deserialize skops bytes, refusing any type outside :data:`TRUSTED_TYPES`."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=data)
+    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unknown:
+        raise RegistryError(
+            f"{source} would create untrusted types {unknown}; refusing to load it. Only "
+            f"fti.registry.TRUSTED_TYPES are allowed."
+        )
+    return sio.loads(data, trusted=list(untrusted))
 
 
 def sha256_file(path: Path) -> str:
@@ -179,24 +200,28 @@ class ModelRegistry:
         return ModelRecord(name, int(version), path, json.loads((path / "model.json").read_text()))
 
     def load(self, record: ModelRecord) -> Any:
-        """Load a model after checking its hash and the types it would create."""
-        import skops.io as sio
+        """Load a model after checking its hash and the types it would create.
 
-        actual = sha256_file(record.model_file)
+        Every call reads the file and checks its sha256 against the record. A file whose
+        bytes were loaded before in this process (same sha256) is not deserialized again:
+        the caller gets a deep copy of the model loaded then, so no caller can change
+        another's model. In a warm kernel that serves one notebook after another (see
+        :mod:`fti.engine`) the daily inference skips the skops load most days.
+        """
+        data = record.model_file.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
         if actual != record.info.get("sha256"):
             raise RegistryError(
                 f"{record.model_file} does not match its record (sha256 {actual[:12]}... vs "
                 f"{str(record.info.get('sha256'))[:12]}...): the file was changed after it was "
                 f"registered. Refusing to load it; retrain and register a new version."
             )
-        untrusted = sio.get_untrusted_types(file=record.model_file)
-        unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
-        if unknown:
-            raise RegistryError(
-                f"{record.model_file} would create untrusted types {unknown}; refusing to load "
-                f"it. Only fti.registry.TRUSTED_TYPES are allowed."
-            )
-        return sio.load(record.model_file, trusted=list(untrusted))
+        key = (actual, TRUSTED_TYPES)  # the type check's verdict depends on both
+        if key not in _LOADED:
+            _LOADED[key] = _load_trusted(data, record.model_file)
+            while len(_LOADED) > _LOADED_MAX:  # keep the most recently loaded few
+                _LOADED.pop(next(iter(_LOADED)))
+        return copy.deepcopy(_LOADED[key])
 
     # --- aliases ------------------------------------------------------------------------
     def aliases(self, name: str) -> dict[str, Any]:
