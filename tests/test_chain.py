@@ -1,5 +1,6 @@
 """The real notebooks chained by the command line, end to end, in temporary folders:
-a backfill, a first model, then three production days with monitoring on the third."""
+a backfill, a first model, then three production days with monitoring on the third (the
+daily runs without figures, the feature runs ahead in a second kernel)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def test_the_pipelines_run_day_after_day_through_papermill(tmp_path):
                      "-p", "train_end=2013-01-20", "-p", "holdout_days=5", *common]) == 0
     assert cli.main(["simulate", "--start", "2013-01-22", "--end", "2013-01-24",
                      "--monitor-every", "2", "--window-days", "2", "--holdout-days", "5",
+                     "--features-ahead", "2", "--no-daily-figures",
                      "--run-dir", str(run_dir), *common]) == 0
 
     steps = read_manifest(run_dir)["steps"]
@@ -36,6 +38,11 @@ def test_the_pipelines_run_day_after_day_through_papermill(tmp_path):
     assert "2013-01-24/monitoring" in names
     assert {s["status"] for s in steps} <= {"ok", "skipped"}
     assert all((run_dir / s["output"]).exists() for s in steps if s["status"] == "ok")
+    outputs = {s["name"]: (run_dir / s["output"]).read_text() for s in steps if s["output"]}
+    daily = [text for name, text in outputs.items() if name.endswith(("/feature", "/inference"))]
+    assert len(daily) == 6 and not any("image/png" in text for text in daily)  # tables instead
+    assert "mean_probability" in outputs["2013-01-23/inference"]
+    assert "image/png" in outputs["2013-01-24/monitoring"]  # monitoring keeps its figures
 
     store = FeatureStore(data)
     predictions = read_predictions(store, dt.date(2013, 1, 22), dt.date(2013, 1, 24))

@@ -140,3 +140,16 @@ def test_each_thread_has_its_own_kernel_and_closes_only_its_own(tmp_path):
         thread.submit(engine.close, True).result()
     assert in_thread != in_main
     assert _stdout(_run(pid))[0] == in_main  # the main thread's kernel is still the same
+
+
+def test_kernel_environment_restarts_the_kernel_with_the_extra_variables_and_back(tmp_path):
+    source = _notebook(tmp_path / "env.ipynb", PID,
+                       "print('omp', os.environ.get('FTI_TEST_THREADS', 'unset'))")
+    before = _stdout(_run(source))
+    with engine.kernel_environment(FTI_TEST_THREADS="1"):
+        inside = [_stdout(_run(source)) for _ in range(2)]
+    after = _stdout(_run(source))
+    assert before[1] == "omp unset" and after[1] == "omp unset"
+    assert [out[1] for out in inside] == ["omp 1", "omp 1"]
+    assert inside[0][0] == inside[1][0]  # one kernel inside the block ...
+    assert len({before[0], inside[0][0], after[0]}) == 3  # ... and another on each change

@@ -26,12 +26,13 @@ from fti.runs import read_manifest, run_notebook
 PARAMETERS = {
     "01_feature_pipeline": {"start_date": '""', "end_date": '""', "label_delay_days": "1",
                             "source_dir": '""', "data_dir": '""', "inject_fault": '""',
-                            "fault_start": '"2013-06-15"'},
+                            "fault_start": '"2013-06-15"', "figures": "True"},
     "02_training_pipeline": {"train_start": '""', "train_end": '""', "holdout_days": "14",
                              "model_name": '"m"', "promote": '"if_better"', "seed": "42",
                              "data_dir": '""'},
     "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
-                              "model_version": "0", "threshold": "0.5", "data_dir": '""'},
+                              "model_version": "0", "threshold": "0.5", "data_dir": '""',
+                              "figures": "True"},
     "04_monitoring_pipeline": {"run_date": '""', "window_days": "7", "model_name": '"m"',
                                "drift_share_threshold": "0.3", "auc_drop_threshold": "0.05",
                                "data_dir": '""', "reports_dir": '""'},
@@ -119,6 +120,34 @@ def test_a_short_simulation_keeps_every_notebook_with_html_and_an_ok_manifest(ti
     assert "drift share 0.45" in manifest["steps"][-1]["note"]
     assert {p["data_dir"][0] for _, p in _log(tiny["data"])} == {str(tiny["data"])}
     assert {p: p.read_bytes() for p in tiny["notebooks"].glob("*.ipynb")} == sources
+
+
+def test_features_ahead_and_no_daily_figures_run_the_same_steps_in_a_safe_order(tiny):
+    run_dir = tiny["reports"] / "runs" / "ahead"
+    code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-05",
+                     "--run-dir", str(run_dir), "--data-dir", str(tiny["data"]),
+                     "--reports-dir", str(tiny["reports"]), "--no-html", "--monitor-every",
+                     "2", "--features-ahead", "3", "--no-daily-figures"])
+    assert code == 0
+    steps = [s["name"] for s in read_manifest(run_dir)["steps"]]
+    first_run = len(_log(tiny["data"]))
+    sequential = simulate("2013-06-01", "2013-06-05", tiny["reports"] / "runs" / "in-line",
+                          dataclasses.replace(tiny["options"], monitor_every_days=2))
+    assert sorted(steps) == sorted(r.name for r in sequential)
+    assert not [s for s in steps if s > "2013-06-05/~"]  # nothing beyond the last day
+    for day in ("2013-06-01", "2013-06-02", "2013-06-03", "2013-06-04", "2013-06-05"):
+        assert steps.index(f"{day}/feature") < steps.index(f"{day}/inference")
+    feature_days = [s[:10] for s in steps if s.endswith("/feature")]
+    assert feature_days == sorted(feature_days)  # one thread, in order
+    # a feature run of day D + k starts only once inference of D has started
+    for name in steps:
+        if name.endswith("/feature") and name[:10] > "2013-06-01":
+            before = steps[:steps.index(name)]
+            assert any(s.endswith("/inference") for s in before)
+    logged = _log(tiny["data"])
+    daily = ("01_feature_pipeline", "03_inference_pipeline")
+    assert [p["figures"] for nb, p in logged[:first_run] if nb in daily] == [[False, "bool"]] * 10
+    assert [p["figures"] for nb, p in logged[first_run:] if nb in daily] == [[True, "bool"]] * 10
 
 
 def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, capsys):

@@ -62,10 +62,14 @@ def _common_options() -> argparse.ArgumentParser:
     g.add_argument("--engine", choices=("warm", "papermill"), help="how notebooks run: "
                    "warm = one kernel kept and reset between notebooks (fast), papermill = "
                    "a new kernel per notebook (default: warm)")
-    g.add_argument("--features-ahead", action="store_true", default=None,
-                   help="in a simulation, run the next day's feature pipeline alongside the "
-                   "day's other pipelines, in a second kernel (faster with free cores; "
-                   "more memory; default: one notebook at a time)")
+    g.add_argument("--features-ahead", nargs="?", const=7, type=int, metavar="DAYS",
+                   help="in a simulation, run the feature pipelines of the next DAYS days "
+                   "(7 if not given) alongside each day's other pipelines, in a second "
+                   "kernel (faster with a free core; more memory; default: 0, one notebook "
+                   "at a time)")
+    g.add_argument("--no-daily-figures", dest="daily_figures", action="store_false",
+                   default=None, help="daily feature and inference runs show small tables "
+                   "instead of figures (faster; same results)")
     g.add_argument("--model-name", help="registered model name (default: flight_delay)")
     g.add_argument("--monitor-every", dest="monitor_every_days", type=int, metavar="DAYS",
                    help="run monitoring every DAYS days of a simulation; 0 = never (default: 7)")

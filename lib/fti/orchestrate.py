@@ -9,12 +9,18 @@ A production day D runs, in order:
 4. the training pipeline (promote only if better) when monitoring recommends retraining
    for D, or every ``retrain_every_days`` days if that is set.
 
-With ``Options.features_ahead`` (``--features-ahead``) a simulated period runs the feature
-pipeline of D + 1 alongside steps 2 to 4 of D, in a second thread with a kernel of its own.
-The results do not change: a feature run reads only the raw source, and it writes the
-partitions of D + 1 and the labels of D, which no step of day D reads (inference reads the
-days up to D, monitoring and training the days up to D - 1). It pays with free cores and
-costs a second kernel's memory (see docs/performance.md), so it is off by default.
+With ``Options.features_ahead`` = N (``--features-ahead N``) a simulated period runs the
+feature pipelines of D + 1 to D + N alongside steps 2 to 4 of D, one after the other in a
+second thread with a kernel of its own. The results do not change: a feature run reads only
+the raw source, and the feature run of D + k writes the partitions of D + k and the labels
+of D + k - 1, which no step of day D reads (inference reads the days up to D, monitoring and
+training the days up to D - 1; every read is a range of days). Running several days ahead
+lets the feature thread bank work while monitoring and training hold up the main thread.
+It pays with free cores and costs a second kernel's memory (see docs/performance.md).
+
+With ``Options.daily_figures`` False (``--no-daily-figures``) the daily feature and
+inference runs get ``figures=False``: their figures become small tables. The backfill,
+training and monitoring keep theirs; the stored results are the same.
 
 Each notebook execution is a step of :mod:`fti.runs` with a stable name
 (``2013-06-03/inference``); resuming a run folder skips the steps that are ``ok`` there.
@@ -24,7 +30,9 @@ back is monitoring's retrain recommendation.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,7 +85,8 @@ class Options:
     fault_start: str = ""  # '' = the feature notebook's default
     export_html: bool = True
     engine: str = "warm"  # "warm": one kernel reused, reset per notebook; "papermill": plain
-    features_ahead: bool = False  # a simulation runs feature(D+1) alongside the rest of D
+    features_ahead: int = 0  # a simulation runs feature(D+1..D+N) alongside the rest of D
+    daily_figures: bool = True  # False: daily feature and inference runs show tables instead
 
     @property
     def data_path(self) -> str:
@@ -99,6 +108,8 @@ def feature_parameters(start: dt.date, end: dt.date, options: Options) -> dict[s
     }
     if options.fault_start:
         params["fault_start"] = options.fault_start
+    if start == end and not options.daily_figures:
+        params["figures"] = False
     return params
 
 
@@ -109,9 +120,12 @@ def training_parameters(start: dt.date, end: dt.date, options: Options) -> dict[
 
 
 def inference_parameters(day: dt.date, options: Options) -> dict[str, Any]:
-    return {"run_date": day.isoformat(), "model_name": options.model_name,
-            "model_alias": "champion", "model_version": 0, "threshold": options.threshold,
-            "data_dir": options.data_path}
+    params = {"run_date": day.isoformat(), "model_name": options.model_name,
+              "model_alias": "champion", "model_version": 0, "threshold": options.threshold,
+              "data_dir": options.data_path}
+    if not options.daily_figures:
+        params["figures"] = False
+    return params
 
 
 def monitoring_parameters(day: dt.date, options: Options) -> dict[str, Any]:
@@ -205,26 +219,34 @@ class _Chain:
 
 
 class _FeaturesAhead:
-    """The feature pipeline one day ahead, in a thread of its own (see the module docstring).
+    """Feature pipelines up to ``depth`` days ahead, in a thread of its own (see the module
+    docstring).
 
     ``take(day)`` waits for the feature run of ``day`` (starting it if needed); once the
-    inference step of ``day`` has started, ``start(next day)`` runs the next one meanwhile.
-    So the manifest lists the steps in the order of a sequential run, except that the
-    feature step of D + 1 comes before the monitoring and training steps of D. A failure
-    raises as it would in line; if a step of D fails, the feature run of D + 1 already under
-    way still completes and is kept (a resume does not redo it).
+    inference step of ``day`` has started, ``start_after(day)`` queues the runs of the next
+    ``depth`` days, which the thread works through in order. So the manifest lists a day's
+    feature step before its inference step, and a feature step of a later day may come
+    before the monitoring and training steps of D. A failure raises as it would in line; if
+    a step of D fails, the feature run already under way still completes and is kept (a
+    resume does not redo it), and the queued ones are dropped.
     """
 
-    def __init__(self, chain: _Chain) -> None:
-        self.chain = chain
+    def __init__(self, chain: _Chain, last_day: dt.date, depth: int) -> None:
+        self.chain, self.last_day, self.depth = chain, last_day, depth
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-features")
         self.pending: dict[dt.date, Future[StepResult]] = {}
+        self.queued: set[dt.date] = set()
 
     def start(self, day: dt.date) -> None:
-        if day not in self.pending:
+        if day not in self.queued and day <= self.last_day:
+            self.queued.add(day)
             params = feature_parameters(day, day, self.chain.options)
             self.pending[day] = self.pool.submit(self.chain.step, f"{day}/feature", "feature",
                                                  params)
+
+    def start_after(self, day: dt.date) -> None:
+        for k in range(1, self.depth + 1):
+            self.start(day + dt.timedelta(days=k))
 
     def take(self, day: dt.date) -> StepResult:
         self.start(day)
@@ -242,16 +264,15 @@ class _FeaturesAhead:
 
 
 def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None,
-           ahead: _FeaturesAhead | None = None, next_day: dt.date | None = None
-           ) -> list[StepResult]:
+           ahead: _FeaturesAhead | None = None) -> list[StepResult]:
     """The production cycle of one day (see the module docstring)."""
     o, d = chain.options, day.isoformat()
+    then: Callable[[], object] | None = None
     if ahead is not None:
         feature = ahead.take(day)
-        then = (lambda: ahead.start(next_day)) if next_day else None
+        then = functools.partial(ahead.start_after, day)
     else:
         feature = chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o))
-        then = None
     results = [feature, chain.step(f"{d}/inference", "inference", inference_parameters(day, o),
                                    on_start=then)]
     retrain, why = False, ""
@@ -273,15 +294,28 @@ def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None,
 
 def _days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None
           ) -> list[StepResult]:
+    depth = int(chain.options.features_ahead)
+    ahead = _FeaturesAhead(chain, end, depth) if depth > 0 and end > start else None
+    with contextlib.ExitStack() as stack:
+        if ahead is not None:
+            # two kernels share the cores: scikit-learn's OpenMP threads would wait on each
+            # other (inference's predict took 6 times longer). One thread each; the models
+            # are the same (replay-compare in benchmarks/run.py checks it).
+            from fti import engine
+
+            stack.enter_context(engine.kernel_environment(OMP_NUM_THREADS="1"))
+        return _run_days(chain, start, end, first_day, ahead)
+
+
+def _run_days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None,
+              ahead: _FeaturesAhead | None) -> list[StepResult]:
     results: list[StepResult] = []
-    ahead = _FeaturesAhead(chain) if chain.options.features_ahead and end > start else None
     try:
         with tqdm(total=(end - start).days + 1, unit="day", desc="days", file=sys.stderr) as bar:
             for day in days(start, end):
                 bar.set_postfix_str(day.isoformat())
-                next_day = day + dt.timedelta(days=1) if day < end else None
                 try:
-                    results += _cycle(chain, day, first_day, ahead, next_day)
+                    results += _cycle(chain, day, first_day, ahead)
                 except PipelineFailed:
                     chain.say(f"stopped on {day}. Fix the cause, then continue where it "
                               f"stopped with --resume --run-dir {chain.run_dir}")

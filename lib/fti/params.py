@@ -49,6 +49,16 @@ def _name(value: object, name: str) -> str:
     return text
 
 
+def _flag(value: object, name: str) -> bool:
+    """A yes/no parameter: a bool, or its spelling from a command line ("true", "False")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ParameterError(f"{name}={value!r} is not True or False.")
+
+
 def _in_year(day: dt.date, name: str) -> dt.date:
     first, last = dt.date.fromisoformat(FIRST_DAY), dt.date.fromisoformat(LAST_DAY)
     if not first <= day <= last:
@@ -64,11 +74,12 @@ class FeatureParams:
     source_dir: Path | None
     data_dir: Path
     fault: Fault | None
+    figures: bool = True
 
 
 def feature_params(start_date: str, end_date: str, label_delay_days: int = 1,
                    source_dir: str = "", data_dir: str = "", inject_fault: str = "",
-                   fault_start: str = "2013-06-15") -> FeatureParams:
+                   fault_start: str = "2013-06-15", figures: bool = True) -> FeatureParams:
     start = _in_year(parse_day(start_date, "start_date"), "start_date")
     end = _in_year(parse_day(end_date, "end_date"), "end_date")
     check_range(start, end, "start_date", "end_date")
@@ -80,7 +91,8 @@ def feature_params(start_date: str, end_date: str, label_delay_days: int = 1,
             )
         fault = Fault(inject_fault, parse_day(fault_start, "fault_start"))
     return FeatureParams(start, end, _int(label_delay_days, "label_delay_days", 1),
-                         Path(source_dir) if source_dir else None, data_root(data_dir), fault)
+                         Path(source_dir) if source_dir else None, data_root(data_dir), fault,
+                         _flag(figures, "figures"))
 
 
 @dataclass(frozen=True)
@@ -117,16 +129,18 @@ class InferenceParams:
     model_version: int | None
     threshold: float
     data_dir: Path
+    figures: bool = True
 
 
 def inference_params(run_date: str, model_name: str = "flight_delay",
                      model_alias: str = "champion", model_version: int = 0,
-                     threshold: float = 0.5, data_dir: str = "") -> InferenceParams:
+                     threshold: float = 0.5, data_dir: str = "",
+                     figures: bool = True) -> InferenceParams:
     version = _int(model_version, "model_version", 0)
     return InferenceParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
                            _name(model_name, "model_name"), _name(model_alias, "model_alias"),
                            version or None, _fraction(threshold, "threshold"),
-                           data_root(data_dir))
+                           data_root(data_dir), _flag(figures, "figures"))
 
 
 @dataclass(frozen=True)
