@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -298,13 +299,29 @@ def _days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None
     ahead = _FeaturesAhead(chain, end, depth) if depth > 0 and end > start else None
     with contextlib.ExitStack() as stack:
         if ahead is not None:
-            # two kernels share the cores: scikit-learn's OpenMP threads would wait on each
-            # other (inference's predict took 6 times longer). One thread each; the models
-            # are the same (replay-compare in benchmarks/run.py checks it).
             from fti import engine
 
-            stack.enter_context(engine.kernel_environment(OMP_NUM_THREADS="1"))
+            stack.enter_context(engine.kernel_environment(**_one_openmp_thread()))
         return _run_days(chain, start, end, first_day, ahead)
+
+
+def _one_openmp_thread() -> dict[str, str]:
+    """Kernel environment for two kernels sharing the cores: one OpenMP thread each.
+
+    scikit-learn's OpenMP loops spin while they wait for each other, and with the other
+    kernel on the second core inference's predict took about 6 times longer and a fit
+    twice as long; with one thread both are quicker and the models are the same. OpenBLAS
+    would read OMP_NUM_THREADS too, but a BLAS sum over fewer threads may differ in the
+    last bit (a drift score did), so OpenBLAS keeps the thread count it has here.
+    """
+    variables = {"OMP_NUM_THREADS": "1"}
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        import numpy  # noqa: F401  (loads OpenBLAS, so that its thread count can be read)
+        from threadpoolctl import threadpool_info
+
+        counts = [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
+        variables["OPENBLAS_NUM_THREADS"] = str(max(counts, default=os.cpu_count() or 1))
+    return variables
 
 
 def _run_days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None,
