@@ -150,6 +150,19 @@ def test_features_ahead_and_no_daily_figures_run_the_same_steps_in_a_safe_order(
     assert [p["figures"] for nb, p in logged[first_run:] if nb in daily] == [[True, "bool"]] * 10
 
 
+def test_a_failing_feature_run_ahead_stops_the_queue_and_the_simulation_on_its_day(tiny):
+    run_dir = tiny["reports"] / "runs" / "ahead-broken"
+    faulty = dataclasses.replace(tiny["options"], monitor_every_days=0, features_ahead=5,
+                                 inject_fault="boom", fault_start="2013-06-03")
+    with pytest.raises(PipelineFailed, match="injected fault on 2013-06-03"):
+        simulate("2013-06-01", "2013-06-06", run_dir, faulty)
+    steps = {s["name"]: s["status"] for s in read_manifest(run_dir)["steps"]}
+    assert steps["2013-06-03/feature"] == "failed"
+    assert not [n for n in steps if n > "2013-06-03/feature"]  # nothing queued ran after it
+    assert steps["2013-06-02/inference"] == "ok" and "2013-06-03/inference" not in steps
+    assert _executions(tiny["data"], "01_feature_pipeline") == 3
+
+
 def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, capsys):
     run_dir = tiny["reports"] / "runs" / "broken"
     code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-03",

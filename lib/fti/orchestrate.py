@@ -227,9 +227,11 @@ class _FeaturesAhead:
     inference step of ``day`` has started, ``start_after(day)`` queues the runs of the next
     ``depth`` days, which the thread works through in order. So the manifest lists a day's
     feature step before its inference step, and a feature step of a later day may come
-    before the monitoring and training steps of D. A failure raises as it would in line; if
-    a step of D fails, the feature run already under way still completes and is kept (a
-    resume does not redo it), and the queued ones are dropped.
+    before the monitoring and training steps of D. A failure raises as it would in line,
+    when the main thread takes that day; a failed feature run also stops the thread from
+    starting the queued ones, as a sequential run would stop. If a step of D fails, the
+    feature run already under way still completes and is kept (a resume does not redo it),
+    and the queued ones are dropped.
     """
 
     def __init__(self, chain: _Chain, last_day: dt.date, depth: int) -> None:
@@ -237,13 +239,22 @@ class _FeaturesAhead:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-features")
         self.pending: dict[dt.date, Future[StepResult]] = {}
         self.queued: set[dt.date] = set()
+        self.failed: dt.date | None = None  # set by the thread: start no further runs
 
     def start(self, day: dt.date) -> None:
         if day not in self.queued and day <= self.last_day:
             self.queued.add(day)
-            params = feature_parameters(day, day, self.chain.options)
-            self.pending[day] = self.pool.submit(self.chain.step, f"{day}/feature", "feature",
-                                                 params)
+            self.pending[day] = self.pool.submit(self._run, day)
+
+    def _run(self, day: dt.date) -> StepResult:
+        if self.failed is not None:
+            raise FTIError(f"not run: the feature pipeline of {self.failed} failed first")
+        try:
+            return self.chain.step(f"{day}/feature", "feature",
+                                   feature_parameters(day, day, self.chain.options))
+        except BaseException:
+            self.failed = day
+            raise
 
     def start_after(self, day: dt.date) -> None:
         for k in range(1, self.depth + 1):
