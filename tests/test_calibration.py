@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fti import calibration
+from fti.cache import Recent
 from fti.config import TIME_DTYPE
 
 
@@ -66,7 +67,7 @@ def test_a_week_like_the_reference_weeks_stays_below_its_threshold_and_a_jump_do
 
 def test_thresholds_are_calibrated_once_per_reference_and_recomputed_when_it_changes(
         monkeypatch):
-    monkeypatch.setattr(calibration, "_THRESHOLDS", {})
+    monkeypatch.setattr(calibration, "_THRESHOLDS", Recent(4))
     calls = []
     real = calibration._calibrate
     monkeypatch.setattr(calibration, "_calibrate",

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from fti import monitoring
+from fti.cache import Recent
 from fti.errors import NotEnoughDataError
 
 
@@ -63,7 +64,7 @@ def test_the_reference_is_the_champions_snapshot_sample_scored_by_it_and_kept_pe
         return ModelRecord("m", 1, tmp_path, {"sha256": sha, "features": ["x"], "lineage": {
             "training_dataset": {"name": dataset.name, "version": dataset.version}}})
 
-    monkeypatch.setattr(monitoring, "_REFERENCES", {})
+    monkeypatch.setattr(monitoring, "_REFERENCES", Recent(2))
     first = monitoring.reference_data(store, champion("a"), Model(), n=20)
     assert len(first) == 20 and first["x"].isin(frame["x"]).all()
     assert (first[monitoring.PREDICTION_COLUMN] == first["x"] / 100).all()

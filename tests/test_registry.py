@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from fti import registry as registry_module
+from fti.cache import Recent
 from fti.errors import NotFoundError, ParameterError, RegistryError
 from fti.registry import ModelRegistry
 from fti.training import FEATURES, build_model, decide_promotion
@@ -83,7 +84,7 @@ def test_a_model_loaded_again_is_not_deserialized_again_and_each_caller_gets_its
     model, frame = fitted
     reg = ModelRegistry(tmp_path)
     record = register(reg, model)
-    monkeypatch.setattr(registry_module, "_LOADED", {})
+    monkeypatch.setattr(registry_module, "_LOADED", Recent(2))
     calls = []
     real_loads = sio.loads
     monkeypatch.setattr(sio, "loads", lambda *a, **k: calls.append(1) or real_loads(*a, **k))

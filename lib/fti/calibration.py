@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
 
+from fti.cache import Recent
 from fti.config import TIMEZONE
 
 #: Evidently's own default for the normed Wasserstein distance; thresholds never go below it.
@@ -50,14 +51,11 @@ def drift_thresholds(reference: pd.DataFrame, columns: list[str], time_column: s
     values = reference[[*columns, time_column]]
     key = (int(pd.util.hash_pandas_object(values, index=False).sum()),
            tuple(columns), time_column, int(window_days), float(margin), len(values))
-    if key not in _THRESHOLDS:
-        _THRESHOLDS[key] = _calibrate(reference, columns, time_column, window_days, margin)
-        while len(_THRESHOLDS) > 4:
-            _THRESHOLDS.pop(next(iter(_THRESHOLDS)))
-    return dict(_THRESHOLDS[key])
+    return dict(_THRESHOLDS.get(key, lambda: _calibrate(reference, columns, time_column,
+                                                        window_days, margin)))
 
 
-_THRESHOLDS: dict[tuple, dict[str, float]] = {}
+_THRESHOLDS: Recent[dict[str, float]] = Recent(4)
 
 
 def _calibrate(reference: pd.DataFrame, columns: list[str], time_column: str,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
+from fti.cache import Recent
 from fti.config import TIME_DTYPE
 from fti.dates import day_start_utc, parse_day
 from fti.errors import FTIError, NotEnoughDataError, ParameterError
@@ -86,18 +87,18 @@ def reference_data(store: FeatureStore, champion: Any, model: Any, n: int = 2000
     dataset = store.load_training_dataset(snap["name"], snap["version"])
     key = (dataset.metadata.get("content_hash"), champion.info.get("sha256"),
            tuple(champion.features), int(n), int(seed))
-    if None in key[:2] or key not in _REFERENCES:
+
+    def scored() -> pd.DataFrame:
         reference = sample_reference(dataset.load(), n, seed)
         reference[PREDICTION_COLUMN] = model.predict_proba(reference[champion.features])[:, 1]
-        if None in key[:2]:  # an old record without hashes: nothing safe to key it by
-            return reference
-        _REFERENCES[key] = reference
-        while len(_REFERENCES) > 2:
-            _REFERENCES.pop(next(iter(_REFERENCES)))
-    return _REFERENCES[key].copy()
+        return reference
+
+    if None in key[:2]:  # an old record without hashes: nothing safe to key it by
+        return scored()
+    return _REFERENCES.get(key, scored).copy()
 
 
-_REFERENCES: dict[tuple, pd.DataFrame] = {}
+_REFERENCES: Recent[pd.DataFrame] = Recent(2)
 
 
 @dataclass(frozen=True, eq=False)

@@ -308,12 +308,32 @@ def _days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None
           ) -> list[StepResult]:
     depth = int(chain.options.features_ahead)
     ahead = _FeaturesAhead(chain, end, depth) if depth > 0 and end > start else None
-    with contextlib.ExitStack() as stack:
+    results: list[StepResult] = []
+    try:
+        with _kernels_for(ahead), tqdm(total=(end - start).days + 1, unit="day", desc="days",
+                                       file=sys.stderr) as bar:
+            for day in days(start, end):
+                bar.set_postfix_str(day.isoformat())
+                try:
+                    results += _cycle(chain, day, first_day, ahead)
+                except PipelineFailed:
+                    chain.say(f"stopped on {day}. Fix the cause, then continue where it "
+                              f"stopped with --resume --run-dir {chain.run_dir}")
+                    raise
+                bar.update(1)
+    finally:
         if ahead is not None:
-            from fti import engine
+            ahead.close()
+    return results
 
-            stack.enter_context(engine.kernel_environment(**_one_openmp_thread()))
-        return _run_days(chain, start, end, first_day, ahead)
+
+def _kernels_for(ahead: _FeaturesAhead | None) -> contextlib.AbstractContextManager[None]:
+    """The kernels' environment for a run of days: one OpenMP thread each with two kernels."""
+    if ahead is None:
+        return contextlib.nullcontext()
+    from fti import engine
+
+    return engine.kernel_environment(**_one_openmp_thread())
 
 
 def _one_openmp_thread() -> dict[str, str]:
@@ -333,26 +353,6 @@ def _one_openmp_thread() -> dict[str, str]:
         counts = [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
         variables["OPENBLAS_NUM_THREADS"] = str(max(counts, default=os.cpu_count() or 1))
     return variables
-
-
-def _run_days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None,
-              ahead: _FeaturesAhead | None) -> list[StepResult]:
-    results: list[StepResult] = []
-    try:
-        with tqdm(total=(end - start).days + 1, unit="day", desc="days", file=sys.stderr) as bar:
-            for day in days(start, end):
-                bar.set_postfix_str(day.isoformat())
-                try:
-                    results += _cycle(chain, day, first_day, ahead)
-                except PipelineFailed:
-                    chain.say(f"stopped on {day}. Fix the cause, then continue where it "
-                              f"stopped with --resume --run-dir {chain.run_dir}")
-                    raise
-                bar.update(1)
-    finally:
-        if ahead is not None:
-            ahead.close()
-    return results
 
 
 def _start(run_dir: Path, resume: bool, **fields: Any) -> None:

@@ -1,4 +1,6 @@
-"""The figures the notebooks show. Each function takes frames and returns a Figure.
+"""The figures the notebooks show. Each function takes frames and returns a Figure; a
+``*_table`` function returns the numbers behind a figure instead, for runs without figures
+(the daily notebooks' ``figures=False``).
 
 Figures are made outside pyplot, so a notebook shows each one exactly once, where it is
 returned (notebooks enable that display with ``%matplotlib inline``).
@@ -47,6 +49,18 @@ def day_weather(weather: pd.DataFrame, day: object) -> Figure:
     axes[0].legend(fontsize="small")
     fig.suptitle(f"Weather forecast for {day}")
     return fig
+
+
+def day_weather_table(weather: pd.DataFrame) -> pd.DataFrame:
+    """The numbers behind :func:`day_weather`: each airport's lowest and highest reading."""
+    return weather.groupby("origin")[["temp", "precip_3h", "visib"]].agg(["min", "max"])
+
+
+def delay_stats_table(stats: pd.DataFrame, entity: str, top: int = 6) -> pd.DataFrame:
+    """The last morning's statistics of the ``top`` busiest entities (by flights in 7 days)."""
+    last = stats[stats["available_at"] == stats["available_at"].max()]
+    columns = [entity, "flights_1d", "delayed_share_1d", "flights_7d", "delayed_share_7d"]
+    return last.nlargest(top, "flights_7d")[columns].round(3)
 
 
 def delay_stats(stats: pd.DataFrame, entity: str, top: int = 6) -> Figure:
@@ -111,6 +125,13 @@ def risk(predictions: pd.DataFrame, threshold: float) -> Figure:
     carrier.barh(by_carrier.index, by_carrier.to_numpy(), color="tab:green")
     carrier.set(title="Mean risk by carrier", xlabel="mean probability")
     return fig
+
+
+def risk_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The numbers behind :func:`risk`, per airport: flights, flagged, mean probability."""
+    return predictions.groupby("origin").agg(
+        flights=("flight_id", "size"), flagged=("flag", "sum"),
+        mean_probability=("probability", "mean")).round(3)
 
 
 def drift_scores(columns: pd.DataFrame) -> Figure:

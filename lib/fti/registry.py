@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fti.cache import Recent
 from fti.config import repo_root
 from fti.errors import NotFoundError, RegistryError
 from fti.store import atomic_write_json
@@ -71,8 +72,7 @@ class ModelRecord:
 
 #: Models deserialized in this process, by the sha256 of their file and the trusted types
 #: they were checked against (see ModelRegistry.load).
-_LOADED: dict[tuple[str, tuple[str, ...]], Any] = {}
-_LOADED_MAX = 2
+_LOADED: Recent[Any] = Recent(2)
 
 
 def _load_trusted(data: bytes, source: Path) -> Any:
@@ -217,11 +217,7 @@ class ModelRegistry:
                 f"registered. Refusing to load it; retrain and register a new version."
             )
         key = (actual, TRUSTED_TYPES)  # the type check's verdict depends on both
-        if key not in _LOADED:
-            _LOADED[key] = _load_trusted(data, record.model_file)
-            while len(_LOADED) > _LOADED_MAX:  # keep the most recently loaded few
-                _LOADED.pop(next(iter(_LOADED)))
-        return copy.deepcopy(_LOADED[key])
+        return copy.deepcopy(_LOADED.get(key, lambda: _load_trusted(data, record.model_file)))
 
     # --- aliases ------------------------------------------------------------------------
     def aliases(self, name: str) -> dict[str, Any]:
