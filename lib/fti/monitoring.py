@@ -2,7 +2,10 @@
 performance, a retrain recommendation and a history of daily runs.
 
 Evidently is imported inside the functions that run a report (importing it takes seconds),
-so ``import fti.monitoring`` stays cheap for the other pipelines.
+and scikit-learn inside :func:`performance`, so ``import fti.monitoring`` stays cheap for
+the other pipelines and for the chain's own process, which reads the monitoring history: there
+importing scikit-learn would also set two ``KMP_*`` environment variables, and a change of
+environment restarts the warm kernels (:mod:`fti.engine`).
 
 How a drift verdict is read: ``Report([ValueDrift(column=c) for c in ...],
 include_tests=True)`` gives one ``ValueDrift`` metric per column in
@@ -26,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from fti.cache import Recent
 from fti.config import TIME_DTYPE
@@ -256,6 +258,8 @@ def performance(joined: pd.DataFrame) -> dict[str, float | int]:
     ``roc_auc`` is NaN unless both classes arrived; ``brier``, ``log_loss``, ``base_rate``
     (share delayed) and ``mean_prediction`` are NaN without labels. Missing labels never raise.
     """
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
     done = joined.loc[joined["labelled"]]
     y = done["delayed"].astype(bool).to_numpy()
     p = done["probability"].to_numpy(dtype="float64")
