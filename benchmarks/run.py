@@ -198,9 +198,10 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
     resets: list[float] = []
     reset = warm.WarmKernel.reset
 
-    def timed_reset(self: warm.WarmKernel, cwd: str, timeout: float = 60) -> None:
+    def timed_reset(self: warm.WarmKernel, cwd: str, timeout: float = 60,
+                    openmp_threads: int | None = None) -> None:
         start = time.perf_counter()
-        reset(self, cwd, timeout)
+        reset(self, cwd, timeout, openmp_threads)
         resets.append(time.perf_counter() - start)
 
     setup = warm._KERNEL_SETUP

@@ -6,6 +6,7 @@ Tiny generated notebooks (a ``parameters`` cell and a few code cells) run throug
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -153,3 +154,31 @@ def test_kernel_environment_restarts_the_kernel_with_the_extra_variables_and_bac
     assert [out[1] for out in inside] == ["omp 1", "omp 1"]
     assert inside[0][0] == inside[1][0]  # one kernel inside the block ...
     assert len({before[0], inside[0][0], after[0]}) == 3  # ... and another on each change
+
+
+def test_openmp_threads_apply_to_the_notebooks_inside_the_block_only(tmp_path):
+    source = _notebook(tmp_path / "omp.ipynb", PID,
+                       "from sklearn.utils._openmp_helpers import _openmp_effective_n_threads\n"
+                       "print('threads', _openmp_effective_n_threads())")
+    with engine.kernel_environment(OMP_NUM_THREADS="1"):
+        before = _stdout(_run(source))
+        with engine.openmp_threads(2):
+            inside = _stdout(_run(source))
+        after = _stdout(_run(source))
+    assert before[0] == inside[0] == after[0]  # one kernel all along
+    two = min(2, os.cpu_count() or 1)  # scikit-learn never uses more threads than cores
+    assert [before[1], inside[1], after[1]] == ["threads 1", f"threads {two}", "threads 1"]
+
+
+def test_openmp_threads_reach_a_runtime_the_notebook_loads_itself(tmp_path):
+    source = _notebook(tmp_path / "omp.ipynb",
+                       "import sys\nprint('loaded', 'sklearn' in sys.modules)\n"
+                       "from sklearn.utils._openmp_helpers import _openmp_effective_n_threads\n"
+                       "print('threads', _openmp_effective_n_threads())")
+    with engine.kernel_environment(OMP_NUM_THREADS="1", FTI_TEST_FRESH="omp"):
+        with engine.openmp_threads(2):
+            fresh = _stdout(_run(source))
+        again = _stdout(_run(source))
+    two = min(2, os.cpu_count() or 1)
+    assert "\n".join(fresh).splitlines() == ["loaded False", f"threads {two}"]
+    assert "\n".join(again).splitlines() == ["loaded True", "threads 1"]

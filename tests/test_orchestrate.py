@@ -122,35 +122,65 @@ def test_a_short_simulation_keeps_every_notebook_with_html_and_an_ok_manifest(ti
     assert {p: p.read_bytes() for p in tiny["notebooks"].glob("*.ipynb")} == sources
 
 
-def test_features_ahead_and_no_daily_figures_run_the_same_steps_in_a_safe_order(tiny):
+def _check_dependencies(steps: list[str]) -> None:
+    """Every step starts after the steps it reads from (manifest order = start order)."""
+    at = {name: i for i, name in enumerate(steps)}
+    for name, i in at.items():
+        day, kind = name.split("/")
+        earlier = set(steps[:i])
+        if kind == "feature":
+            assert all(s in earlier for s in steps if s.endswith("/feature") and s < name)
+        else:
+            assert f"{day}/feature" in earlier, name  # its day's features (and labels)
+        if kind in ("inference", "monitoring"):  # the decisions before its day are final
+            assert all(s in earlier for s in steps
+                       if s.endswith(("/monitoring", "/training")) and s[:10] < day), name
+        if kind == "monitoring":  # the predictions of every day before it
+            assert all(s in earlier for s in steps if s.endswith("/inference") and s[:10] < day)
+        if kind == "training":  # its day's inference still saw the old champion
+            assert f"{day}/inference" in earlier and f"{day}/monitoring" in earlier, name
+
+
+def test_two_kernels_and_no_daily_figures_run_the_same_steps_in_a_safe_order(tiny):
     run_dir = tiny["reports"] / "runs" / "ahead"
-    code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-05",
+    code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-09",
                      "--run-dir", str(run_dir), "--data-dir", str(tiny["data"]),
                      "--reports-dir", str(tiny["reports"]), "--no-html", "--monitor-every",
-                     "2", "--features-ahead", "3", "--no-daily-figures"])
+                     "2", "--retrain-every", "4", "--features-ahead", "3",
+                     "--no-daily-figures"])
     assert code == 0
     steps = [s["name"] for s in read_manifest(run_dir)["steps"]]
     first_run = len(_log(tiny["data"]))
-    sequential = simulate("2013-06-01", "2013-06-05", tiny["reports"] / "runs" / "in-line",
-                          dataclasses.replace(tiny["options"], monitor_every_days=2))
+    sequential = simulate("2013-06-01", "2013-06-09", tiny["reports"] / "runs" / "in-line",
+                          dataclasses.replace(tiny["options"], monitor_every_days=2,
+                                              retrain_every_days=4))
     assert sorted(steps) == sorted(r.name for r in sequential)
-    assert not [s for s in steps if s > "2013-06-05/~"]  # nothing beyond the last day
-    for day in ("2013-06-01", "2013-06-02", "2013-06-03", "2013-06-04", "2013-06-05"):
-        assert steps.index(f"{day}/feature") < steps.index(f"{day}/inference")
-    feature_days = [s[:10] for s in steps if s.endswith("/feature")]
-    assert feature_days == sorted(feature_days)  # one thread, in order
-    # a feature run of day D + k starts only once inference of D has started
-    for name in steps:
-        if name.endswith("/feature") and name[:10] > "2013-06-01":
-            before = steps[:steps.index(name)]
-            assert any(s.endswith("/inference") for s in before)
+    assert [s for s in steps if s.endswith("/training")] == [
+        "2013-06-03/training", "2013-06-05/training", "2013-06-07/training",
+        "2013-06-09/training"]  # skipped, scheduled, skipped, scheduled
+    _check_dependencies(steps)
     logged = _log(tiny["data"])
     daily = ("01_feature_pipeline", "03_inference_pipeline")
-    assert [p["figures"] for nb, p in logged[:first_run] if nb in daily] == [[False, "bool"]] * 10
-    assert [p["figures"] for nb, p in logged[first_run:] if nb in daily] == [[True, "bool"]] * 10
+    assert [p["figures"] for nb, p in logged[:first_run] if nb in daily] == [[False, "bool"]] * 18
+    assert [p["figures"] for nb, p in logged[first_run:] if nb in daily] == [[True, "bool"]] * 18
 
 
-def test_a_failing_feature_run_ahead_stops_the_queue_and_the_simulation_on_its_day(tiny):
+def test_the_dependency_check_catches_a_step_started_too_early():
+    in_order = ["2013-06-01/feature", "2013-06-01/inference", "2013-06-02/feature",
+                "2013-06-02/monitoring", "2013-06-02/inference", "2013-06-02/training",
+                "2013-06-03/feature", "2013-06-03/inference"]
+    _check_dependencies(in_order)
+    for early in ([in_order[2], in_order[0], in_order[1]] + in_order[3:],
+                  in_order[:3] + ["2013-06-02/inference", "2013-06-02/training",
+                                  "2013-06-02/monitoring"] + in_order[6:],
+                  in_order[:6] + ["2013-06-03/inference", "2013-06-03/feature"],
+                  in_order[:5] + ["2013-06-03/feature", "2013-06-03/inference",
+                                  "2013-06-02/training"]):
+        with pytest.raises(AssertionError):
+            _check_dependencies(early)
+
+
+def test_a_failure_with_two_kernels_completes_the_days_before_it_and_stops(tiny):
     run_dir = tiny["reports"] / "runs" / "ahead-broken"
     faulty = dataclasses.replace(tiny["options"], monitor_every_days=0, features_ahead=5,
                                  inject_fault="boom", fault_start="2013-06-03")
@@ -158,7 +188,7 @@ def test_a_failing_feature_run_ahead_stops_the_queue_and_the_simulation_on_its_d
         simulate("2013-06-01", "2013-06-06", run_dir, faulty)
     steps = {s["name"]: s["status"] for s in read_manifest(run_dir)["steps"]}
     assert steps["2013-06-03/feature"] == "failed"
-    assert not [n for n in steps if n > "2013-06-03/feature"]  # nothing queued ran after it
+    assert not [n for n in steps if n > "2013-06-03/feature"]  # nothing after it started
     assert steps["2013-06-02/inference"] == "ok" and "2013-06-03/inference" not in steps
     assert _executions(tiny["data"], "01_feature_pipeline") == 3
 
@@ -319,3 +349,14 @@ def test_the_cli_imports_nothing_heavy():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=30)
     assert done.stdout.strip() == "[]"
+
+
+def test_reading_decisions_leaves_the_chains_environment_alone(tmp_path):
+    """A changed environment restarts the warm kernels; importing scikit-learn changes it."""
+    code = ("import os, sys; from fti import orchestrate; before = dict(os.environ); "
+            f"o = orchestrate.Options(data_dir={str(tmp_path)!r}); "
+            "orchestrate.read_monitoring_history(o.data_dir); orchestrate.champion_version(o); "
+            "print(dict(os.environ) == before, 'sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split() == ["True", "False"], done.stderr

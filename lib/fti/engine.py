@@ -57,7 +57,8 @@ from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 from traitlets import default
 
-__all__ = ["ENGINE_NAME", "KERNEL_MANAGER", "WarmEngine", "close", "kernel_environment"]
+__all__ = ["ENGINE_NAME", "KERNEL_MANAGER", "WarmEngine", "close", "kernel_environment",
+           "openmp_threads"]
 
 #: The name papermill knows the engine by (``engine_name="warm"``).
 ENGINE_NAME = "warm"
@@ -142,13 +143,35 @@ def _define():
                 warnings.simplefilter("ignore")
                 sys.modules["pandas"].reset_option("all")
 
-    state.reset = reset
+    # OpenMP threads (scikit-learn's loops): as the environment at kernel start says,
+    # unless the next notebook is given another count
+    start = state.environ.get("OMP_NUM_THREADS", "")
+    state.openmp_default = int(start) if start.isdigit() else (os.cpu_count() or 1)
+    state.openmp = state.openmp_default  # what the loaded OpenMP runtimes use now
+
+    def set_openmp(threads):
+        threads = threads or state.openmp_default
+        if threads != state.openmp_default:  # a runtime loaded later reads the variable
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+        if threads != state.openmp:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:  # no threadpoolctl: the variable is all we can set
+                return
+            threadpool_limits(threads, user_api="openmp")  # the runtimes loaded already
+            state.openmp = threads
+
+    def reset_for(cwd, openmp_threads):
+        reset(cwd)
+        set_openmp(openmp_threads)
+
+    state.reset = reset_for
     sys.modules["_fti_warm"] = state
 
 _define()
 del _define
 '''
-_KERNEL_RESET = '__import__("sys").modules["_fti_warm"].reset({cwd!r})'
+_KERNEL_RESET = '__import__("sys").modules["_fti_warm"].reset({cwd!r}, {openmp!r})'
 
 
 class WarmKernel:
@@ -173,9 +196,10 @@ class WarmKernel:
     def alive(self) -> bool:
         return bool(self.km.has_kernel and run_sync(self.km.is_alive)())
 
-    def reset(self, cwd: str, timeout: float = 60) -> None:
-        """A clean slate for the next notebook (see the module docstring)."""
-        self._run(_KERNEL_RESET.format(cwd=cwd), timeout)
+    def reset(self, cwd: str, timeout: float = 60, openmp_threads: int | None = None) -> None:
+        """A clean slate for the next notebook (see the module docstring), which gets
+        ``openmp_threads`` OpenMP threads (None: as many as the kernel started with)."""
+        self._run(_KERNEL_RESET.format(cwd=cwd, openmp=openmp_threads), timeout)
 
     def _run(self, code: str, timeout: float) -> None:
         """Execute ``code`` silently (no execution count, no history); raise if it fails."""
@@ -229,6 +253,26 @@ def kernel_environment(**variables: str) -> Iterator[None]:
         yield
     finally:
         _extra_env = before
+
+
+_this_thread = threading.local()
+
+
+@contextlib.contextmanager
+def openmp_threads(threads: int) -> Iterator[None]:
+    """Notebooks this thread runs in a warm kernel inside the block get ``threads`` OpenMP
+    threads (scikit-learn's fits and predictions), whatever the kernel started with.
+
+    For a step that has the machine to itself while two kernels otherwise share it with
+    ``OMP_NUM_THREADS=1``. The next notebook outside the block is back at the kernel's own
+    count. scikit-learn's results do not depend on the number of OpenMP threads.
+    """
+    before = getattr(_this_thread, "openmp", None)
+    _this_thread.openmp = int(threads)
+    try:
+        yield
+    finally:
+        _this_thread.openmp = before
 
 
 def _kernel(kernel_name: str, startup_timeout: int) -> WarmKernel:
@@ -340,7 +384,7 @@ class WarmEngine(Engine):
         kernel = _kernel(kernel_name, start_timeout)
         clean = False
         try:
-            kernel.reset(os.getcwd())
+            kernel.reset(os.getcwd(), openmp_threads=getattr(_this_thread, "openmp", None))
             client = PapermillNotebookClient(nb_man, km=kernel.km, **final_kwargs)
             client.kc = kernel.kc  # nbclient then neither starts nor shuts down a kernel
             client.execute()

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import os
 import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -219,74 +218,239 @@ class _Chain:
         return record_skipped(self.run_dir, name, PIPELINES[pipeline], note)
 
 
-class _FeaturesAhead:
-    """Feature pipelines up to ``depth`` days ahead, in a thread of its own (see the module
-    docstring).
+class _TwoKernels:
+    """The days of a simulation on two kernels, each step as soon as what it reads is final.
 
-    ``take(day)`` waits for the feature run of ``day`` (starting it if needed); once the
-    inference step of ``day`` has started, ``start_after(day)`` queues the runs of the next
-    ``depth`` days, which the thread works through in order. So the manifest lists a day's
-    feature step before its inference step, and a feature step of a later day may come
-    before the monitoring and training steps of D. A failure raises as it would in line,
-    when the main thread takes that day; a failed feature run also stops the thread from
-    starting the queued ones, as a sequential run would stop. If a step of D fails, the
-    feature run already under way still completes and is kept (a resume does not redo it),
-    and the queued ones are dropped.
+    The main thread runs monitoring, training and inference; a second thread, with a kernel
+    of its own, runs the feature pipelines (in day order, at most ``depth`` days ahead of
+    the latest inference started) and inference. A step starts when the steps it depends
+    on have finished, which gives the same results as running the days one after another
+    (see the module docstring for what each step reads):
+
+    - feature(D): the feature run of D - 1 (one at a time, in order);
+    - inference(D): feature(D), and every monitoring and training decision of the days
+      before D (so it uses the champion a sequential run would use);
+    - monitoring(D): feature(D) (the labels of D - 1), inference of every day before D,
+      and the decisions before D;
+    - training(D): monitoring(D) asked for it (or it is scheduled), feature(D) and
+      inference(D) (which must still see the old champion).
+
+    Between two monitoring days the inference runs depend only on their features, so both
+    kernels share them. A training run gets both cores: the second thread starts nothing
+    while it runs, and the training notebook gets two OpenMP threads instead of one (the
+    models are the same). At the first failure no new step starts; the steps under way
+    finish (and are recorded), then the failure is raised.
     """
 
-    def __init__(self, chain: _Chain, last_day: dt.date, depth: int) -> None:
-        self.chain, self.last_day, self.depth = chain, last_day, depth
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-features")
-        self.pending: dict[dt.date, Future[StepResult]] = {}
-        self.queued: set[dt.date] = set()
-        self.failed: dt.date | None = None  # set by the thread: start no further runs
+    ORDER = {"feature": 0, "inference": 1, "monitoring": 2, "training": 3}
 
-    def start(self, day: dt.date) -> None:
-        if day not in self.queued and day <= self.last_day:
-            self.queued.add(day)
-            self.pending[day] = self.pool.submit(self._run, day)
+    def __init__(self, chain: _Chain, start: dt.date, end: dt.date,
+                 first_day: dt.date | None, depth: int) -> None:
+        o = chain.options
+        self.chain, self.start, self.end, self.depth = chain, start, end, max(1, depth)
+        self.days = list(days(start, end))
+        self.cond = threading.Condition()
+        self.feature_next = start  # the next day whose feature run may start
+        self.featured = start - dt.timedelta(days=1)  # feature runs done up to this day
+        self.feature_running = False
+        self.inferred: set[dt.date] = set()  # finished
+        self.inferring: set[dt.date] = set()  # started
+        self.latest_inference = start - dt.timedelta(days=1)  # the latest day started
+        # the days whose champion may change: monitoring or scheduled retraining is due
+        self.monitor = {d for d in self.days if is_due(d, first_day, o.monitor_every_days)}
+        scheduled = {d for d in self.days if is_due(d, first_day, o.retrain_every_days)}
+        self.undecided = sorted(self.monitor | scheduled)  # decisions not yet final
+        self.monitoring_started: set[dt.date] = set()
+        self.train: dict[dt.date, str] = {}  # training wanted (day -> why), not yet started
+        for d in scheduled - self.monitor:
+            self.train[d] = f"scheduled retraining (every {o.retrain_every_days} days)"
+        self.scheduled = scheduled
+        self.busy = {"main": False, "second": False}
+        self.training = False  # a training run holds both cores
+        self.failure: tuple[dt.date, BaseException] | None = None  # the earliest
+        self.results: dict[str, StepResult] = {}
+        self.bar: Any = None
 
-    def _run(self, day: dt.date) -> StepResult:
-        if self.failed is not None:
-            raise FTIError(f"not run: the feature pipeline of {self.failed} failed first")
-        try:
-            return self.chain.step(f"{day}/feature", "feature",
-                                   feature_parameters(day, day, self.chain.options))
-        except BaseException:
-            self.failed = day
-            raise
+    # --- what may start ------------------------------------------------------------------
+    def _open(self, day: dt.date) -> bool:
+        """Whether a step of ``day`` may start: after a failure, only the days before it."""
+        return self.failure is None or day < self.failure[0]
 
-    def start_after(self, day: dt.date) -> None:
-        for k in range(1, self.depth + 1):
-            self.start(day + dt.timedelta(days=k))
+    def _decided_before(self, day: dt.date) -> bool:
+        return not self.undecided or self.undecided[0] >= day
 
-    def take(self, day: dt.date) -> StepResult:
-        self.start(day)
-        return self.pending.pop(day).result()
+    def _inference_ready(self) -> dt.date | None:
+        day = next((d for d in self.days if d not in self.inferring), None)
+        if day is None or day > self.featured or not self._open(day):
+            return None
+        return day if self._decided_before(day) else None
 
-    def close(self) -> None:
-        """Let a running feature step finish (it is recorded), drop the others, and shut
-        the thread's kernel down from the thread itself."""
+    def _feature_ready(self) -> bool:
+        day = self.feature_next
+        return (not self.feature_running and day <= self.end and self._open(day)
+                and day <= self.latest_inference + dt.timedelta(days=self.depth))
+
+    def _next(self, role: str) -> tuple[str, dt.date] | None:
+        """The step ``role`` ("main" or "second") should start now, if any."""
+        if role == "main":
+            for day in sorted(self.train):
+                if (day in self.inferred and day <= self.featured and self._open(day)
+                        and self._decided_before(day)):
+                    return "training", day
+            pending = sorted(self.monitor - self.monitoring_started)
+            if pending:  # monitoring runs in day order
+                day = pending[0]
+                if (day <= self.featured and self._open(day) and self._decided_before(day)
+                        and all(d in self.inferred for d in self.days if d < day)):
+                    return "monitoring", day
+            day = self._inference_ready()
+            return ("inference", day) if day is not None else None
+        if self.training:  # a training run has (or is waiting for) both cores
+            return None
+        first_open = next((d for d in self.days if d not in self.inferring), self.end)
+        if self._feature_ready() and self.feature_next <= first_open + dt.timedelta(days=1):
+            return "feature", self.feature_next  # needed next: before helping with inference
+        day = self._inference_ready()
+        if day is not None:
+            return "inference", day
+        return ("feature", self.feature_next) if self._feature_ready() else None
+
+    def _take(self, role: str) -> tuple[str, dt.date] | None:
+        """Wait for a step this thread may start and mark it started; None when nothing is
+        left for either thread (every step done, or stopped by a failure)."""
+        with self.cond:
+            while True:
+                if role == "main":
+                    self.training = False  # main runs nothing while it is here
+                task = self._next(role)
+                if task is not None and task[0] == "training" and self.busy["second"]:
+                    self.training = True  # the second thread starts nothing more; wait
+                    task = None
+                if task is not None:
+                    kind, day = task
+                    self.busy[role] = True
+                    if kind == "feature":
+                        self.feature_running, self.feature_next = True, day + dt.timedelta(1)
+                    elif kind == "inference":
+                        self.inferring.add(day)
+                        self.latest_inference = max(self.latest_inference, day)
+                    elif kind == "monitoring":
+                        self.monitoring_started.add(day)
+                    else:
+                        self.training = True
+                    return task
+                if (not any(self.busy.values()) and self._next("main") is None
+                        and self._next("second") is None):
+                    self.cond.notify_all()  # nothing will become ready: both threads end
+                    return None
+                self.cond.wait()
+
+    # --- running a step ------------------------------------------------------------------
+    def _run(self, kind: str, day: dt.date) -> None:
+        o, d = self.chain.options, day.isoformat()
+        if kind == "feature":
+            result = self.chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o))
+        elif kind == "inference":
+            result = self.chain.step(f"{d}/inference", "inference",
+                                     inference_parameters(day, o))
+        elif kind == "monitoring":
+            result = self.chain.step(f"{d}/monitoring", "monitoring",
+                                     monitoring_parameters(day, o))
+        else:
+            why = self.train[day]
+            self.chain.say(f"  {'':<32} -> {why}")
+            end = day - dt.timedelta(days=o.label_delay_days)  # the last day with labels
+            params = training_parameters(parse_day(o.history_start, "history_start"), end, o)
+            from fti import engine
+
+            with engine.openmp_threads(2):
+                result = self.chain.step(f"{d}/training", "training", params, note=why)
+        self.results[result.name] = result
+        if kind == "monitoring":
+            retrain, why = retrain_decision(day, o)
+            if not retrain and day in self.scheduled:
+                retrain, why = True, f"scheduled retraining (every {o.retrain_every_days} days)"
+            if retrain:
+                with self.cond:
+                    self.train[day] = why
+            else:
+                skipped = self.chain.skip(f"{d}/training", "training", why)
+                self.results[skipped.name] = skipped
+
+    def _fail(self, day: dt.date, error: BaseException) -> None:
+        """Keep the earliest failure; the steps of the days before it may still run."""
+        if self.failure is None or day < self.failure[0]:
+            self.failure = (day, error)
+
+    def _done(self, role: str, kind: str, day: dt.date, error: BaseException | None) -> None:
+        with self.cond:
+            self.busy[role] = False
+            if error is not None:
+                self._fail(day, error)
+            elif kind == "feature":
+                self.featured = day
+            elif kind == "inference":
+                self.inferred.add(day)
+                if self.bar is not None:
+                    self.bar.update(1)
+            elif kind == "monitoring" and day not in self.train:
+                self.undecided.remove(day)  # no training: the decision is final
+            elif kind == "training":
+                del self.train[day]
+                self.undecided.remove(day)
+            if kind == "feature":
+                self.feature_running = False
+            if kind == "training":
+                self.training = False
+            self.cond.notify_all()
+
+    def _work(self, role: str) -> None:
+        while (task := self._take(role)) is not None:
+            kind, day = task
+            try:
+                self._run(kind, day)
+            except BaseException as exc:  # recorded; raised by the main thread at the end
+                self._done(role, kind, day, exc)
+            else:
+                self._done(role, kind, day, None)
+
+    def _second(self) -> None:
         from fti import engine
 
-        for future in self.pending.values():
-            future.cancel()
-        self.pool.submit(engine.close, True).result()
-        self.pool.shutdown(wait=True)
+        try:
+            self._work("second")
+        finally:
+            engine.close(this_thread_only=True)  # the thread's kernel goes with it
+
+    def run(self, bar: Any) -> list[StepResult]:
+        """Run every step; the results in the order a sequential run would give them."""
+        self.bar = bar
+        second = threading.Thread(target=self._second, name="fti-second-kernel")
+        second.start()
+        try:
+            self._work("main")
+        except BaseException as exc:  # interrupted while waiting: stop the other thread too
+            with self.cond:
+                self._fail(self.start, exc)
+                self.cond.notify_all()
+            raise
+        finally:
+            second.join()
+        if self.failure is not None:
+            day, error = self.failure
+            if isinstance(error, PipelineFailed):
+                self.chain.say(f"stopped on {day}. Fix the cause, then continue where it "
+                               f"stopped with --resume --run-dir {self.chain.run_dir}")
+            raise error
+        return sorted(self.results.values(),
+                      key=lambda r: (r.name[:10], self.ORDER.get(r.name[11:], 9)))
 
 
-def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None,
-           ahead: _FeaturesAhead | None = None) -> list[StepResult]:
+def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None) -> list[StepResult]:
     """The production cycle of one day (see the module docstring)."""
     o, d = chain.options, day.isoformat()
-    then: Callable[[], object] | None = None
-    if ahead is not None:
-        feature = ahead.take(day)
-        then = functools.partial(ahead.start_after, day)
-    else:
-        feature = chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o))
-    results = [feature, chain.step(f"{d}/inference", "inference", inference_parameters(day, o),
-                                   on_start=then)]
+    results = [chain.step(f"{d}/feature", "feature", feature_parameters(day, day, o)),
+               chain.step(f"{d}/inference", "inference", inference_parameters(day, o))]
     retrain, why = False, ""
     monitored = is_due(day, first_day, o.monitor_every_days)
     if monitored:
@@ -307,30 +471,25 @@ def _cycle(chain: _Chain, day: dt.date, first_day: dt.date | None,
 def _days(chain: _Chain, start: dt.date, end: dt.date, first_day: dt.date | None
           ) -> list[StepResult]:
     depth = int(chain.options.features_ahead)
-    ahead = _FeaturesAhead(chain, end, depth) if depth > 0 and end > start else None
-    results: list[StepResult] = []
-    try:
-        with _kernels_for(ahead), tqdm(total=(end - start).days + 1, unit="day", desc="days",
-                                       file=sys.stderr) as bar:
-            for day in days(start, end):
-                bar.set_postfix_str(day.isoformat())
-                try:
-                    results += _cycle(chain, day, first_day, ahead)
-                except PipelineFailed:
-                    chain.say(f"stopped on {day}. Fix the cause, then continue where it "
-                              f"stopped with --resume --run-dir {chain.run_dir}")
-                    raise
-                bar.update(1)
-    finally:
-        if ahead is not None:
-            ahead.close()
-    return results
+    with tqdm(total=(end - start).days + 1, unit="day", desc="days", file=sys.stderr) as bar:
+        if depth > 0 and end > start:
+            with _kernels_for_two():
+                return _TwoKernels(chain, start, end, first_day, depth).run(bar)
+        results: list[StepResult] = []
+        for day in days(start, end):
+            bar.set_postfix_str(day.isoformat())
+            try:
+                results += _cycle(chain, day, first_day)
+            except PipelineFailed:
+                chain.say(f"stopped on {day}. Fix the cause, then continue where it "
+                          f"stopped with --resume --run-dir {chain.run_dir}")
+                raise
+            bar.update(1)
+        return results
 
 
-def _kernels_for(ahead: _FeaturesAhead | None) -> contextlib.AbstractContextManager[None]:
-    """The kernels' environment for a run of days: one OpenMP thread each with two kernels."""
-    if ahead is None:
-        return contextlib.nullcontext()
+def _kernels_for_two() -> contextlib.AbstractContextManager[None]:
+    """The kernels' environment while two share the cores: one OpenMP thread each."""
     from fti import engine
 
     return engine.kernel_environment(**_one_openmp_thread())
