@@ -143,6 +143,31 @@ def test_each_thread_has_its_own_kernel_and_closes_only_its_own(tmp_path):
     assert _stdout(_run(pid))[0] == in_main  # the main thread's kernel is still the same
 
 
+def test_kernels_started_at_the_same_time_each_have_their_own_sockets(tmp_path):
+    # ipc socket files are numbered by the first name not on disk yet; two kernels starting
+    # together once picked the same ones and each client talked to the other's kernel
+    first, second = engine.KERNEL_MANAGER(), engine.KERNEL_MANAGER()
+    first.write_connection_file()
+    second.write_connection_file()
+    try:
+        addresses = [{f"{km.ip}-{port}" for port in km.ports} for km in (first, second)]
+        assert not addresses[0] & addresses[1]
+    finally:
+        first.cleanup_connection_file()
+        second.cleanup_connection_file()
+
+    def run_then_close(path):
+        try:
+            return _stdout(_run(path))[0]
+        finally:
+            engine.close(this_thread_only=True)
+
+    pid = _notebook(tmp_path / "pid.ipynb", PID)
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        pids = list(threads.map(run_then_close, [pid, pid]))
+    assert pids[0] != pids[1]
+
+
 def test_kernel_environment_restarts_the_kernel_with_the_extra_variables_and_back(tmp_path):
     source = _notebook(tmp_path / "env.ipynb", PID,
                        "print('omp', os.environ.get('FTI_TEST_THREADS', 'unset'))")

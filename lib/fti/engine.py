@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import os
 import shutil
 import sys
@@ -78,6 +79,9 @@ def _sockets() -> Path:
     return _socket_dir
 
 
+_kernel_numbers = itertools.count(1)  # next() on it is atomic under the GIL
+
+
 class IPCKernelManager(AsyncKernelManager):
     """The default kernel manager, talking over Unix sockets instead of TCP on localhost."""
 
@@ -88,7 +92,11 @@ class IPCKernelManager(AsyncKernelManager):
     @default("ip")
     def _ip_default(self) -> str:
         if self.transport == "ipc":
-            return str(_sockets() / "k")  # socket files k-1, k-2, ...: unique per folder
+            # Socket files k<n>-1, k<n>-2, ...: jupyter_client numbers them by the first name
+            # not on disk yet, and a kernel creates its files only once it runs, so two
+            # kernels started at the same time (two threads) would share one prefix's
+            # numbers and each client would talk to the other's kernel. One prefix each.
+            return str(_sockets() / f"k{next(_kernel_numbers)}")
         return super()._ip_default()
 
 
