@@ -7,11 +7,14 @@ Tiny generated notebooks (a ``parameters`` cell and a few code cells) run throug
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import papermill
+import psutil
 import pytest
 
 from fti import engine
@@ -131,6 +134,27 @@ def test_each_notebook_sees_its_warnings_and_a_changed_environment(tmp_path, mon
 
     monkeypatch.setenv("FTI_ENGINE_TEST", "set")  # a fresh kernel would inherit it
     assert _stdout(_run(warn)) == ["set"]
+
+
+def test_arrow_uses_the_system_allocator_unless_the_environment_says_otherwise(
+        tmp_path, monkeypatch):
+    pool = _notebook(tmp_path / "pool.ipynb",
+                     "import pyarrow\nprint(pyarrow.default_memory_pool().backend_name)")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    assert _stdout(_run(pool)) == ["system"]  # what malloc_trim between notebooks can free
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    assert _stdout(_run(pool)) == ["mimalloc"]
+
+
+def test_a_kernel_waiting_for_its_next_notebook_has_let_the_last_ones_memory_go(tmp_path):
+    big = _notebook(tmp_path / "big.ipynb", "block = b'x' * (300 * 2**20)  # 300 MB, written")
+    _run(big)
+    kernel = engine._kernels[(threading.get_ident(), "python3")]
+    process = psutil.Process(kernel.km.provisioner.pid)
+    deadline = time.monotonic() + 20
+    while process.memory_info().rss > 200 * 2**20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.memory_info().rss < 200 * 2**20
 
 
 def test_each_thread_has_its_own_kernel_and_closes_only_its_own(tmp_path):
