@@ -63,10 +63,11 @@ def _common_options() -> argparse.ArgumentParser:
                    "warm = one kernel kept and reset between notebooks (fast), papermill = "
                    "a new kernel per notebook (default: warm)")
     g.add_argument("--features-ahead", nargs="?", const=7, type=int, metavar="DAYS",
-                   help="in a simulation, run the feature pipelines of the next DAYS days "
-                   "(7 if not given) alongside each day's other pipelines, in a second "
-                   "kernel (faster with a free core; more memory; default: 0, one notebook "
-                   "at a time)")
+                   help="in a simulation, run two kernels side by side: a second one runs "
+                   "the feature pipelines up to DAYS days ahead (7 if not given) and shares "
+                   "inference; every step starts once what it reads is final, so the "
+                   "results are the same (faster with a free core; more memory; default: "
+                   "0, one notebook at a time)")
     g.add_argument("--no-daily-figures", dest="daily_figures", action="store_false",
                    default=None, help="daily feature and inference runs show small tables "
                    "instead of figures (faster; same results)")

@@ -9,14 +9,17 @@ A production day D runs, in order:
 4. the training pipeline (promote only if better) when monitoring recommends retraining
    for D, or every ``retrain_every_days`` days if that is set.
 
-With ``Options.features_ahead`` = N (``--features-ahead N``) a simulated period runs the
-feature pipelines of D + 1 to D + N alongside steps 2 to 4 of D, one after the other in a
-second thread with a kernel of its own. The results do not change: a feature run reads only
-the raw source, and the feature run of D + k writes the partitions of D + k and the labels
-of D + k - 1, which no step of day D reads (inference reads the days up to D, monitoring and
-training the days up to D - 1; every read is a range of days). Running several days ahead
-lets the feature thread bank work while monitoring and training hold up the main thread.
-It pays with free cores and costs a second kernel's memory (see docs/performance.md).
+With ``Options.features_ahead`` = N (``--features-ahead N``) a simulated period runs on two
+kernels, each step starting as soon as everything it reads is final (:class:`_TwoKernels`):
+a second thread with a kernel of its own runs the feature pipelines in day order, up to N
+days ahead, and shares the inference runs with the main thread between monitoring days;
+monitoring of D runs beside the inference of D; a training run gets both cores. The
+results do not change: a feature run reads only the raw source, and the feature run of
+D + k writes the partitions of D + k and the labels of D + k - 1, which no step of day D
+reads (inference reads the days up to D, monitoring and training the days up to D - 1;
+every read is a range of days); inference of D waits for every decision before D, so it
+uses the champion a run of one notebook at a time would use. It pays with a free core and
+costs a second kernel's memory (see docs/performance.md).
 
 With ``Options.daily_figures`` False (``--no-daily-figures``) the daily feature and
 inference runs get ``figures=False``: their figures become small tables. The backfill,
@@ -85,7 +88,7 @@ class Options:
     fault_start: str = ""  # '' = the feature notebook's default
     export_html: bool = True
     engine: str = "warm"  # "warm": one kernel reused, reset per notebook; "papermill": plain
-    features_ahead: int = 0  # a simulation runs feature(D+1..D+N) alongside the rest of D
+    features_ahead: int = 0  # N > 0: two kernels, features up to N days ahead
     daily_figures: bool = True  # False: daily feature and inference runs show tables instead
 
     @property
