@@ -136,18 +136,11 @@ def test_each_notebook_sees_its_warnings_and_a_changed_environment(tmp_path, mon
     assert _stdout(_run(warn)) == ["set"]
 
 
-def test_arrow_uses_the_system_allocator_unless_the_environment_says_otherwise(
-        tmp_path, monkeypatch):
-    pool = _notebook(tmp_path / "pool.ipynb",
-                     "import pyarrow\nprint(pyarrow.default_memory_pool().backend_name)")
-    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
-    assert _stdout(_run(pool)) == ["system"]  # what malloc_trim between notebooks can free
-    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
-    assert _stdout(_run(pool)) == ["mimalloc"]
-
-
 def test_a_kernel_waiting_for_its_next_notebook_has_let_the_last_ones_memory_go(tmp_path):
-    big = _notebook(tmp_path / "big.ipynb", "block = b'x' * (300 * 2**20)  # 300 MB, written")
+    big = _notebook(tmp_path / "big.ipynb",
+                    "block = b'x' * (300 * 2**20)  # 300 MB, written",
+                    "import numpy, pyarrow.compute\n"  # 320 MB in Arrow's own allocator
+                    "column = pyarrow.compute.add(numpy.ones(40 * 2**20), 1)")
     _run(big)
     kernel = engine._kernels[(threading.get_ident(), "python3")]
     process = psutil.Process(kernel.km.provisioner.pid)

@@ -23,12 +23,10 @@ every 30 s (papermill's autosave interval). And what survives the reset is froze
 the garbage collector (``gc.freeze``), so collections stay quick in a kernel that holds
 pandas, scikit-learn and Evidently; and on glibc the memory the last notebook freed is
 handed back to the system (``malloc_trim``), so a kernel's resident size falls back after
-a training run instead of staying at its high-water mark. That part of the reset is asked
-for as soon as a notebook ends, without waiting for it, so an idle kernel holds no more
-than a reset leaves. For the same reason a warm kernel
-starts with ``ARROW_DEFAULT_MEMORY_POOL=system`` (unless the environment says otherwise):
-Arrow's own allocator (mimalloc) keeps what it freed, about 180 MB after a day's feature
-run, out of ``malloc_trim``'s reach; the system allocator is as fast here and lets it go.
+a training run instead of staying at its high-water mark; Arrow's allocator (mimalloc),
+which keeps what it freed out of ``malloc_trim``'s reach (about 180 MB after a day's
+feature run), is asked to let go too. That part of the reset is asked for as soon as a
+notebook ends, without waiting for it, so an idle kernel holds no more than a reset leaves.
 
 :data:`KERNEL_MANAGER` talks to the kernel over ``ipc`` (Unix sockets in a private
 temporary folder) rather than TCP on localhost, which also spares every notebook
@@ -63,8 +61,8 @@ from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 from traitlets import default
 
-__all__ = ["ENGINE_NAME", "KERNEL_DEFAULTS", "KERNEL_MANAGER", "WarmEngine", "close",
-           "kernel_environment", "openmp_threads"]
+__all__ = ["ENGINE_NAME", "KERNEL_MANAGER", "WarmEngine", "close", "kernel_environment",
+           "openmp_threads"]
 
 #: The name papermill knows the engine by (``engine_name="warm"``).
 ENGINE_NAME = "warm"
@@ -132,6 +130,8 @@ def _define():
         gc.freeze()  # (modules, caches) is left out of later collections: they stay quick
         if state.trim is not None:  # the last notebook's frames are freed: return their
             state.trim(0)  # memory, so two kernels' peaks do not add up (a few ms)
+        if "pyarrow" in sys.modules:  # Arrow's own allocator keeps what it freed, too
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
 
     def reset(cwd):
         release()  # done already after the last notebook, unless it failed: quick then
@@ -259,14 +259,10 @@ _kernels: dict[tuple[int, str], WarmKernel] = {}
 _lock = threading.Lock()
 _extra_env: dict[str, str] = {}
 
-#: What a warm kernel starts with unless this process's environment sets it (module doc).
-KERNEL_DEFAULTS = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
-
 
 def _environment() -> dict[str, str]:
-    """The environment a kernel started now gets: KERNEL_DEFAULTS, overridden by this
-    process's environment, plus kernel_environment's variables."""
-    return {**KERNEL_DEFAULTS, **os.environ, **_extra_env}
+    """The environment a kernel started now gets: this process's, plus kernel_environment's."""
+    return {**os.environ, **_extra_env}
 
 
 @contextlib.contextmanager
