@@ -1,6 +1,6 @@
 """The real notebooks chained by the command line, end to end, in temporary folders:
 a backfill, a first model, then three production days with monitoring on the third (the
-daily runs without figures, the feature runs ahead in a second kernel)."""
+daily runs without figures, on two kernels as --features-ahead runs them)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,11 @@ def test_the_pipelines_run_day_after_day_through_papermill(tmp_path):
 
     steps = read_manifest(run_dir)["steps"]
     names = [s["name"] for s in steps]
-    assert names[:2] == ["2013-01-22/feature", "2013-01-22/inference"]
+    assert names[0] == "2013-01-22/feature"  # nothing can start before it; after it, the
+    # two kernels start 23/feature and 22/inference together (their order in the manifest
+    # is a race; test_orchestrate checks every start against what it depends on)
+    daily_steps = {f"2013-01-{d}/{p}" for d in (22, 23, 24) for p in ("feature", "inference")}
+    assert daily_steps <= set(names)
     assert "2013-01-24/monitoring" in names
     assert {s["status"] for s in steps} <= {"ok", "skipped"}
     assert all((run_dir / s["output"]).exists() for s in steps if s["status"] == "ok")
