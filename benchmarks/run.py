@@ -306,10 +306,10 @@ def executions(run_dir: Path) -> list[Execution]:
     return out
 
 
-#: The options of a production replay: the feature pipelines of the next 7 days run in a
-#: second kernel alongside each day's other steps, and the daily runs show tables instead
-#: of figures (fti simulate --features-ahead 7 --no-daily-figures). Same results as the
-#: defaults (replay-compare checks it).
+#: The options of a production replay: two kernels (a second one runs the feature pipelines
+#: up to 7 days ahead and shares inference; each step starts once what it reads is final),
+#: and the daily runs show tables instead of figures (fti simulate --features-ahead 7
+#: --no-daily-figures). Same results as the defaults (replay-compare checks it).
 PRODUCTION = {"features_ahead": 7, "daily_figures": False}
 
 
