@@ -134,7 +134,8 @@ def _define():
             sys.modules["pyarrow"].default_memory_pool().release_unused()
 
     def reset(cwd):
-        release()  # done already after the last notebook, unless it failed: quick then
+        release()  # requested after the last notebook already (a failed one's kernel is
+        # discarded); repeated so that a reset alone gives a clean slate: quick then
         os.chdir(cwd)
         for key in set(os.environ) - set(state.environ):
             del os.environ[key]
