@@ -10,6 +10,8 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
+    python benchmarks/run.py replay-compare --save DIR      # keep a baseline (before a change)
+    python benchmarks/run.py replay-compare --baseline DIR  # ... and compare with it after
     python benchmarks/run.py replay-papermill # the replay with plain papermill (~45 min)
 
 Without arguments: every section but replay-defaults and replay-papermill.
@@ -17,6 +19,7 @@ Without arguments: every section but replay-defaults and replay-papermill.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -171,7 +174,8 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
     import papermill
     from nbconvert import HTMLExporter
 
-    from fti import engine as warm
+    from fti.run import kernels as warm
+    from fti.run.engine import ENGINE_NAME
 
     source = _small_notebook(tmp / "engine" / "small.ipynb")
     print("\nThe engines on a small notebook (imports pandas, scikit-learn, matplotlib, "
@@ -186,7 +190,7 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
         wall = time.perf_counter() - start
         return wall, sum(c.metadata.papermill.get("duration") or 0.0 for c in nb.cells)
 
-    for label, engine_name in (("plain papermill", None), ("warm", warm.ENGINE_NAME)):
+    for label, engine_name in (("plain papermill", None), ("warm", ENGINE_NAME)):
         execute(engine_name)  # warm-up: imports in this process, the warm kernel's start
         runs = [execute(engine_name) for _ in range(repeat)]
         wall = statistics.median(w for w, _ in runs)
@@ -212,7 +216,7 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
             warm._KERNEL_SETUP = code
             resets.clear()
             for _ in range(repeat + 1):
-                execute(warm.ENGINE_NAME)
+                execute(ENGINE_NAME)
             warm.close()
             row(f"warm kernel reset before a notebook, {label}",
                 f"{statistics.median(resets[1:]) * 1000:.0f} ms")
@@ -287,7 +291,7 @@ class Execution:
 
 def executions(run_dir: Path) -> list[Execution]:
     """Every ok step of a run folder, read from its manifest and output notebooks."""
-    from fti.runs import PIPELINES, read_manifest
+    from fti.run.runs import PIPELINES, read_manifest
 
     by_stem = {stem: name for name, stem in PIPELINES.items()}
     out = []
@@ -317,8 +321,8 @@ def replay(root: Path, engine: str, history: tuple[str, str], production: tuple[
            **options: object) -> tuple[float, int, list[Execution]]:
     """Backfill ``history``, train, run ``production`` day by day (the demo's story) in
     ``root``; returns the wall time, the peak memory and every execution."""
-    from fti import engine as warm
-    from fti.orchestrate import Options, demo
+    from fti.run import kernels as warm
+    from fti.run.orchestrate import Options, demo
 
     opts = Options(data_dir=str(root / "data"), reports_dir=str(root / "reports"),
                    engine=engine, **options)  # type: ignore[arg-type]
@@ -464,7 +468,11 @@ COMPARED = {"papermill": ("papermill", {}), "warm": ("warm", {}),
             "warm + production options": ("warm", PRODUCTION)}
 
 
-def bench_replay_compare(tmp: Path) -> None:
+def bench_replay_compare(tmp: Path, save: Path | None = None,
+                         baseline: Path | None = None) -> None:
+    """The short replay three ways, compared with each other and, with ``baseline``, with
+    the data folder an earlier version of the code left (``--save DIR`` keeps this one's:
+    a refactor must change no result)."""
     print(f"\nSame results with the warm engine (and with the production options "
           f"{PRODUCTION}) as with plain papermill? A short replay three times: "
           f"backfill {SHORT_HISTORY[0]}.."
@@ -492,6 +500,16 @@ def bench_replay_compare(tmp: Path) -> None:
             problems.append("the two replays ran different steps")
         print("  RESULTS IDENTICAL" if not problems else "  RESULTS DIFFER:\n    "
               + "\n    ".join(problems))
+    last = roots[others[-1]] / "data"
+    if baseline is not None:
+        print(f"  {others[-1]} vs the baseline in {baseline}:")
+        problems = compare_stores(baseline / "data", last)
+        print("  RESULTS IDENTICAL" if not problems else "  RESULTS DIFFER:\n    "
+              + "\n    ".join(problems))
+    if save is not None:
+        shutil.rmtree(save / "data", ignore_errors=True)
+        shutil.copytree(last, save / "data")
+        print(f"  kept its data folder as a baseline: {save / 'data'}")
 
 
 def bench_inference(tmp: Path) -> None:
@@ -531,7 +549,14 @@ DEFAULT_SECTIONS = ["store", "join", "inference", "engine", "replay", "replay-co
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or DEFAULT_SECTIONS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="*", help=f"any of {list(SECTIONS)}")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="replay-compare: keep the "
+                        "data folder of the replay with the production options in DIR/data")
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="replay-compare: also "
+                        "compare with DIR/data, kept by --save from an earlier version")
+    args = parser.parse_args(argv)
+    chosen = args.sections or DEFAULT_SECTIONS
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         print(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
@@ -548,6 +573,8 @@ def main(argv: list[str]) -> int:
                 bench_store_and_daily(Path(tmp), source)
             elif name == "join":
                 bench_join(source)
+            elif name == "replay-compare":
+                bench_replay_compare(Path(tmp), args.save, args.baseline)
             else:
                 SECTIONS[name](Path(tmp))
     return 0

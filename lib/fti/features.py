@@ -93,6 +93,9 @@ FLIGHT_VIEW = FeatureView(
     spine=SCHEDULE.name,
     spine_version=SCHEDULE.version,
     spine_columns=tuple(SCHEDULE.schema),
+    spine_features=("carrier", "origin", "dest", "distance", "sched_hour", "day_of_week",
+                    "plane_age", "plane_seats"),
+    categorical=("carrier", "origin", "dest"),
     joins=(
         Join(WEATHER.name, WEATHER.version, on=("origin",),
              features=("temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure",

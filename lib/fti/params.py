@@ -3,7 +3,8 @@
 Papermill injects parameters loosely typed (a date is a string, a number may arrive as a
 string from the command line). Each notebook passes its raw parameters to one function
 here and gets back a frozen dataclass, or a :class:`~fti.errors.ParameterError` whose
-message a student can act on.
+message a student can act on. The functions have no defaults: a parameter's default lives
+in the notebook's ``parameters`` cell only.
 """
 
 from __future__ import annotations
@@ -74,12 +75,12 @@ class FeatureParams:
     source_dir: Path | None
     data_dir: Path
     fault: Fault | None
-    figures: bool = True
+    figures: bool
 
 
-def feature_params(start_date: str, end_date: str, label_delay_days: int = 1,
-                   source_dir: str = "", data_dir: str = "", inject_fault: str = "",
-                   fault_start: str = "2013-06-15", figures: bool = True) -> FeatureParams:
+def feature_params(start_date: str, end_date: str, label_delay_days: int, source_dir: str,
+                   data_dir: str, inject_fault: str, fault_start: str,
+                   figures: bool) -> FeatureParams:
     start = _in_year(parse_day(start_date, "start_date"), "start_date")
     end = _in_year(parse_day(end_date, "end_date"), "end_date")
     check_range(start, end, "start_date", "end_date")
@@ -106,9 +107,8 @@ class TrainingParams:
     data_dir: Path
 
 
-def training_params(train_start: str, train_end: str, holdout_days: int = 14,
-                    model_name: str = "flight_delay", promote: str = "if_better",
-                    seed: int = 42, data_dir: str = "") -> TrainingParams:
+def training_params(train_start: str, train_end: str, holdout_days: int, model_name: str,
+                    promote: str, seed: int, data_dir: str) -> TrainingParams:
     from fti.training import PROMOTION_POLICIES
 
     start = _in_year(parse_day(train_start, "train_start"), "train_start")
@@ -129,13 +129,11 @@ class InferenceParams:
     model_version: int | None
     threshold: float
     data_dir: Path
-    figures: bool = True
+    figures: bool
 
 
-def inference_params(run_date: str, model_name: str = "flight_delay",
-                     model_alias: str = "champion", model_version: int = 0,
-                     threshold: float = 0.5, data_dir: str = "",
-                     figures: bool = True) -> InferenceParams:
+def inference_params(run_date: str, model_name: str, model_alias: str, model_version: int,
+                     threshold: float, data_dir: str, figures: bool) -> InferenceParams:
     version = _int(model_version, "model_version", 0)
     return InferenceParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
                            _name(model_name, "model_name"), _name(model_alias, "model_alias"),
@@ -160,9 +158,9 @@ class MonitoringParams:
         return end - dt.timedelta(days=self.window_days - 1), end
 
 
-def monitoring_params(run_date: str, window_days: int = 7, model_name: str = "flight_delay",
-                      drift_share_threshold: float = 0.3, auc_drop_threshold: float = 0.05,
-                      data_dir: str = "", reports_dir: str = "") -> MonitoringParams:
+def monitoring_params(run_date: str, window_days: int, model_name: str,
+                      drift_share_threshold: float, auc_drop_threshold: float, data_dir: str,
+                      reports_dir: str) -> MonitoringParams:
     return MonitoringParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
                             _int(window_days, "window_days", 1), _name(model_name, "model_name"),
                             _fraction(drift_share_threshold, "drift_share_threshold"),

@@ -1,7 +1,8 @@
 """Training: the model, its baseline, a time-based holdout, metrics and the promotion rule.
 
-The training data comes from the feature view (:data:`fti.features.FLIGHT_VIEW`), the
-same code that inference uses; nothing here computes a feature.
+The training data and the model's feature list come from the feature view
+(:data:`fti.features.FLIGHT_VIEW`), the same code that inference uses; nothing here
+computes a feature.
 """
 
 from __future__ import annotations
@@ -14,20 +15,14 @@ import pandas as pd
 
 from fti.dates import local_day
 from fti.errors import NotEnoughDataError, ParameterError
+from fti.features import FLIGHT_VIEW
 from fti.registry import ModelRecord, ModelRegistry
 from fti.store import FeatureStore, TrainingDataset
 from fti.views import FeatureView
 
-CATEGORICAL = ["carrier", "origin", "dest"]
-NUMERIC = [
-    "distance", "sched_hour", "day_of_week", "plane_age", "plane_seats",
-    "wx_temp", "wx_dewp", "wx_humid", "wx_wind_speed", "wx_wind_gust", "wx_precip",
-    "wx_pressure", "wx_visib", "wx_precip_3h", "wx_wind_speed_max_3h", "wx_visib_min_3h",
-    "carrier_delayed_share_1d", "carrier_mean_delay_1d", "carrier_delayed_share_7d",
-    "carrier_mean_delay_7d", "origin_delayed_share_1d", "origin_mean_delay_1d",
-    "origin_delayed_share_7d", "origin_mean_delay_7d",
-]
-FEATURES = CATEGORICAL + NUMERIC
+#: The model's inputs, as the feature view defines them, and which of them are categories.
+FEATURES = FLIGHT_VIEW.features
+CATEGORICAL = list(FLIGHT_VIEW.categorical)
 TARGET = "delayed"
 #: The baseline's one input: the carrier's share of delayed flights over the last 7 days.
 BASELINE_FEATURE = "carrier_delayed_share_7d"
@@ -231,3 +226,26 @@ def model_info(model, split: Split, dataset: TrainingDataset, metrics: dict[str,
         },
         "rows": {"train": len(split.train), "holdout": len(split.holdout)},
     }
+
+
+def register_and_promote(registry: ModelRegistry, name: str, model, split: Split,
+                         dataset: TrainingDataset, metrics: dict[str, float],
+                         baseline: dict[str, float], policy: str, train_start: dt.date,
+                         train_end: dt.date, seed: int) -> tuple[ModelRecord, Decision]:
+    """Register a trained model and decide, by ``policy``, whether it becomes champion.
+
+    The champion (if any) is scored on the same holdout first; its figures are recorded
+    with the new model's. A promotion is recorded in the alias history, dated the day after
+    the training range (the first day the model could serve).
+    """
+    current = champion_on_holdout(registry, name, split.holdout)
+    champion_metrics = current[1] if current else None
+    decision = decide_promotion(policy, metrics, champion_metrics)
+    record = registry.register(name, model, model_info(
+        model, split, dataset,
+        {"holdout": metrics, "baseline": baseline, "champion_on_holdout": champion_metrics},
+        train_start, train_end, seed))
+    if decision.promote:
+        registry.set_alias(name, "champion", record.version, decision.reason,
+                           at=(train_end + dt.timedelta(days=1)).isoformat())
+    return record, decision

@@ -19,15 +19,18 @@ import nbformat
 import pandas as pd
 import pytest
 
-from fti import cli, config, orchestrate, report
-from fti.orchestrate import Options, PipelineFailed, is_due, simulate
-from fti.runs import read_manifest, run_notebook
+from fti import config
+from fti.monitoring import history as monitoring_history
+from fti.run import cli, report
+from fti.run.orchestrate import PipelineFailed, simulate
+from fti.run.plan import Options, is_due
+from fti.run.runs import read_manifest, run_notebook
 
 PARAMETERS = {
     "01_feature_pipeline": {"start_date": '""', "end_date": '""', "label_delay_days": "1",
                             "source_dir": '""', "data_dir": '""', "inject_fault": '""',
                             "fault_start": '"2013-06-15"', "figures": "True"},
-    "02_training_pipeline": {"train_start": '""', "train_end": '""', "holdout_days": "14",
+    "02_training_pipeline": {"train_start": '"2013-01-01"', "train_end": '""', "holdout_days": "14",
                              "model_name": '"m"', "promote": '"if_better"', "seed": "42",
                              "data_dir": '""'},
     "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
@@ -78,7 +81,7 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         "reasons": ["drift share 0.45 > 0.30" if f"2013-06-0{d}" in retrain_on else ""
                     for d in range(1, 5)],
     })
-    monkeypatch.setattr(orchestrate, "read_monitoring_history", lambda data_dir: history)
+    monkeypatch.setattr(monitoring_history, "read_history", lambda store: history)
     monkeypatch.setattr(report, "monitoring_history", lambda data: None)
     options = Options(data_dir=str(data), reports_dir=str(reports), export_html=False)
     return {"notebooks": notebooks, "data": data, "reports": reports, "options": options}
@@ -343,7 +346,7 @@ def test_every_command_has_help(command):
 
 
 def test_the_cli_imports_nothing_heavy():
-    code = ("import sys, fti.cli; "
+    code = ("import sys, fti.run.cli; "
             "print(sorted(m for m in ('pandas', 'papermill', 'nbconvert', 'matplotlib') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -353,9 +356,10 @@ def test_the_cli_imports_nothing_heavy():
 
 def test_reading_decisions_leaves_the_chains_environment_alone(tmp_path):
     """A changed environment restarts the warm kernels; importing scikit-learn changes it."""
-    code = ("import os, sys; from fti import orchestrate; before = dict(os.environ); "
-            f"o = orchestrate.Options(data_dir={str(tmp_path)!r}); "
-            "orchestrate.read_monitoring_history(o.data_dir); orchestrate.champion_version(o); "
+    code = ("import datetime, os, sys; from fti.run import plan; before = dict(os.environ); "
+            f"o = plan.Options(data_dir={str(tmp_path)!r}); "
+            "plan.training_due(datetime.date(2013, 6, 8), None, o, True); "
+            "plan.champion_version(o); "
             "print(dict(os.environ) == before, 'sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
