@@ -517,6 +517,7 @@ def bench_inference(tmp: Path) -> None:
     from fti import inference, training
     from fti.features import FLIGHT_VIEW
     from fti.registry import ModelRegistry
+    from fti.run.plan import notebook_defaults
 
     print("\nInference for one day (goal: well under a second of compute)")
     store = FeatureStore(tmp / "inference")
@@ -524,7 +525,8 @@ def bench_inference(tmp: Path) -> None:
     features.run_feature_pipeline(store, FlightSource(), first, day)
     data = FLIGHT_VIEW.training_data(store, first, day - dt.timedelta(days=1))
     registry = ModelRegistry(store.root)
-    record = registry.register("bench", training.fit(training.build_model(seed=0), data),
+    trees = notebook_defaults("training")["max_trees"]  # the training notebook's model
+    record = registry.register("bench", training.fit(training.build_model(0, trees), data),
                                {"features": training.FEATURES})
     model = registry.load(record)
 

@@ -22,11 +22,20 @@ if TYPE_CHECKING:  # pandas and Arrow load when a frame is written, not with the
     import pandas as pd
 
 
-def file_mode() -> int:
-    """The mode a new file gets under the current umask (mkstemp would give 0600)."""
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (mkstemp would give 0600)."""
+    return 0o666 & ~_umask()
+
+
+def folder_mode() -> int:
+    """The mode a new folder gets under the current umask (mkdtemp would give 0700)."""
+    return 0o777 & ~_umask()
 
 
 def atomic_write_bytes(path: Path, write: Callable[[str], object]) -> None:
@@ -78,6 +87,7 @@ def new_folder(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
+        os.chmod(tmp, folder_mode())
         yield tmp
         os.rename(tmp, final)
     except BaseException:

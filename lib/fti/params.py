@@ -104,11 +104,14 @@ class TrainingParams:
     model_name: str
     promote: str
     seed: int
+    max_trees: int
+    importance_rows: int
     data_dir: Path
 
 
 def training_params(train_start: str, train_end: str, holdout_days: int, model_name: str,
-                    promote: str, seed: int, data_dir: str) -> TrainingParams:
+                    promote: str, seed: int, max_trees: int, importance_rows: int,
+                    data_dir: str) -> TrainingParams:
     from fti.training import PROMOTION_POLICIES
 
     start = _in_year(parse_day(train_start, "train_start"), "train_start")
@@ -118,7 +121,8 @@ def training_params(train_start: str, train_end: str, holdout_days: int, model_n
         raise ParameterError(f"promote={promote!r}: use one of {list(PROMOTION_POLICIES)}.")
     return TrainingParams(start, end, _int(holdout_days, "holdout_days", 1),
                           _name(model_name, "model_name"), promote, _int(seed, "seed"),
-                          data_root(data_dir))
+                          _int(max_trees, "max_trees", 1),
+                          _int(importance_rows, "importance_rows", 100), data_root(data_dir))
 
 
 @dataclass(frozen=True)

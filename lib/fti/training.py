@@ -16,6 +16,7 @@ import pandas as pd
 from fti.dates import local_day
 from fti.errors import NotEnoughDataError, ParameterError
 from fti.features import FLIGHT_VIEW
+from fti.progress import bar, counting, trees
 from fti.registry import ModelRecord, ModelRegistry
 from fti.store import FeatureStore, TrainingDataset
 from fti.views import FeatureView
@@ -77,8 +78,12 @@ def split_by_time(frame: pd.DataFrame, holdout_days: int, train_start: dt.date,
     return split
 
 
-def build_model(seed: int = 42, max_iter: int = 300, learning_rate: float = 0.05):
-    """A scikit-learn Pipeline: categories encoded in place, gradient-boosted trees."""
+def build_model(seed: int, max_iter: int, learning_rate: float = 0.05):
+    """A scikit-learn Pipeline: categories encoded in place, gradient-boosted trees.
+
+    ``max_iter`` is the most trees it grows; early stopping (on a random 10 % of the
+    training rows) may stop sooner. The fit's time grows with the trees and the rows.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import Pipeline
@@ -105,9 +110,14 @@ def build_model(seed: int = 42, max_iter: int = 300, learning_rate: float = 0.05
     return Pipeline([("encode", encode), ("trees", trees)])
 
 
-def fit(model, train: pd.DataFrame):
-    """Fit the pipeline on the training rows (only the model's features)."""
-    return model.fit(train[FEATURES], train[TARGET].astype(int))
+def fit(model, train: pd.DataFrame, progress: bool = False):
+    """Fit the pipeline on the training rows (only the model's features); with
+    ``progress``, a bar counts the trees as they grow (the model is the same)."""
+    features, target = train[FEATURES], train[TARGET].astype(int)
+    if not progress:
+        return model.fit(features, target)
+    with trees(model[-1], desc="fit"):
+        return model.fit(features, target)
 
 
 def predict(model, frame: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
@@ -138,14 +148,21 @@ def evaluate(y_true: pd.Series | np.ndarray, proba: np.ndarray) -> dict[str, flo
     }
 
 
-def importance(model, holdout: pd.DataFrame, seed: int = 42, n_rows: int = 3000,
-               n_repeats: int = 2) -> pd.DataFrame:
-    """Permutation importance (drop in ROC AUC) on a deterministic sample of the holdout."""
+def importance(model, holdout: pd.DataFrame, seed: int, n_rows: int, n_repeats: int = 2,
+               progress: bool = False) -> pd.DataFrame:
+    """Permutation importance (drop in ROC AUC) on a deterministic sample of ``n_rows``
+    holdout rows; its time grows with the rows and the features (a bar counts the
+    scorings with ``progress``)."""
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import get_scorer
 
     sample = holdout.sample(min(n_rows, len(holdout)), random_state=seed)
-    result = permutation_importance(model, sample[FEATURES], sample[TARGET].astype(int),
-                                    scoring="roc_auc", n_repeats=n_repeats, random_state=seed)
+    scorings = 1 + len(FEATURES) * n_repeats  # the baseline, then each feature shuffled
+    with bar(total=scorings, desc="importance", unit="scoring", disable=not progress) as done:
+        result = permutation_importance(
+            model, sample[FEATURES], sample[TARGET].astype(int),
+            scoring=counting(get_scorer("roc_auc"), done), n_repeats=n_repeats,
+            random_state=seed)
     table = pd.DataFrame({"feature": FEATURES, "importance": result.importances_mean,
                           "std": result.importances_std})
     return table.sort_values("importance", ascending=False, ignore_index=True)

@@ -40,7 +40,7 @@ PARAMETERS = {
                                "drift_share_threshold": "0.3", "auc_drop_threshold": "0.05",
                                "data_dir": '""', "reports_dir": '""'},
 }
-FAULT_CELL = ('if inject_fault == "boom" and start_date >= fault_start:\n'
+FAULT_CELL = ('if inject_fault == "visib_stuck" and start_date >= fault_start:\n'
               '    raise ValueError(f"injected fault on {start_date}")')
 
 
@@ -186,7 +186,7 @@ def test_the_dependency_check_catches_a_step_started_too_early():
 def test_a_failure_with_two_kernels_completes_the_days_before_it_and_stops(tiny):
     run_dir = tiny["reports"] / "runs" / "ahead-broken"
     faulty = dataclasses.replace(tiny["options"], monitor_every_days=0, features_ahead=5,
-                                 inject_fault="boom", fault_start="2013-06-03")
+                                 inject_fault="visib_stuck", fault_start="2013-06-03")
     with pytest.raises(PipelineFailed, match="injected fault on 2013-06-03"):
         simulate("2013-06-01", "2013-06-06", run_dir, faulty)
     steps = {s["name"]: s["status"] for s in read_manifest(run_dir)["steps"]}
@@ -201,7 +201,7 @@ def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, caps
     code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-03",
                      "--run-dir", str(run_dir), "--data-dir", str(tiny["data"]),
                      "--reports-dir", str(tiny["reports"]), "--no-html", "--monitor-every", "0",
-                     "--inject-fault", "boom", "--fault-start", "2013-06-02"])
+                     "--inject-fault", "visib_stuck", "--fault-start", "2013-06-02"])
     err = capsys.readouterr().err
     assert code == 1
     assert "01_feature_pipeline.ipynb" in err
@@ -220,7 +220,7 @@ def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, caps
 def test_resume_skips_the_steps_that_were_ok_and_completes_the_rest(tiny):
     run_dir = tiny["reports"] / "runs" / "resumed"
     faulty = Options(data_dir=str(tiny["data"]), reports_dir=str(tiny["reports"]),
-                     monitor_every_days=2, inject_fault="boom", fault_start="2013-06-02",
+                     monitor_every_days=2, inject_fault="visib_stuck", fault_start="2013-06-02",
                      export_html=False)
     with pytest.raises(PipelineFailed, match="injected fault"):
         simulate("2013-06-01", "2013-06-03", run_dir, faulty)
@@ -364,3 +364,21 @@ def test_reading_decisions_leaves_the_chains_environment_alone(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+@pytest.mark.parametrize(("command", "notebook", "says"), [
+    (["day", "2013-06-03", "--threshold", "1.5"], "03_inference_pipeline", "threshold=1.5"),
+    (["simulate", "--start", "2013-12-30", "--end", "2014-01-01"], "01_feature_pipeline",
+     "2014-01-01"),
+    (["run", "inference", "-p", "run_date=2013-06-05", "-p", "threshold=2"],
+     "03_inference_pipeline", "threshold=2"),
+    (["demo", "--holdout-days", "0"], "02_training_pipeline", "holdout_days=0"),
+])
+def test_a_bad_parameter_is_refused_before_any_notebook_runs(tiny, capsys, command, notebook,
+                                                             says):
+    code = cli.main([*command, "--data-dir", str(tiny["data"]),
+                     "--reports-dir", str(tiny["reports"]), "--no-html"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{notebook}.ipynb" in err and says in err and "Nothing was run" in err
+    assert _log(tiny["data"]) == []  # no notebook ran, nothing was written

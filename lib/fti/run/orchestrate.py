@@ -31,6 +31,8 @@ from fti.run.plan import (
     Chain,
     Options,
     champion_version,
+    check_days,
+    check_parameters,
     feature_parameters,
     inference_parameters,
     is_due,
@@ -111,6 +113,7 @@ def run_day(day: str | dt.date, run_dir: Path, options: Options,
     with it, monitoring and scheduled retraining follow the simulation's schedule."""
     day = parse_day(day, "day")
     first = parse_day(first_day, "first_day") if first_day else None
+    check_days(day, day, options)
     update_manifest(run_dir, kind="day", options=asdict(options))
     return _cycle(Chain(run_dir, options, resume), day, first)
 
@@ -123,6 +126,7 @@ def simulate(start: str | dt.date, end: str | dt.date, run_dir: Path, options: O
     """
     first, last = parse_day(start, "start"), parse_day(end, "end")
     check_range(first, last, "start", "end")
+    check_days(first, last, options)
     _start(run_dir, resume, kind="simulate", options=asdict(options),
            simulation={"start": first.isoformat(), "end": last.isoformat()})
     chain = Chain(run_dir, options, resume)
@@ -148,6 +152,10 @@ def demo(options: Options, run_dir: Path | None = None, resume: bool = False, *,
     prod = tuple(parse_day(d) for d in production)
     check_range(*hist, "history start", "history end")
     check_range(*prod, "production start", "production end")
+    labelled = last_labelled_day(hist[1], setting(options, "label_delay_days"))
+    check_parameters("feature", feature_parameters(*hist, options))
+    check_parameters("training", training_parameters(labelled, options))
+    check_days(*prod, options)
     _start(run_dir, resume, kind="demo", options=asdict(options),
            simulation={"start": prod[0].isoformat(), "end": prod[1].isoformat()})
     chain = Chain(run_dir, options, resume)
@@ -158,8 +166,7 @@ def demo(options: Options, run_dir: Path | None = None, resume: bool = False, *,
     span = f"{hist[0]}..{hist[1]}"
     chain.say(f"[1/4] backfill the feature store, {hist[0]} to {hist[1]} (one feature run)")
     chain.step(f"{span}/feature", "feature", feature_parameters(*hist, options))
-    # the last day whose labels have arrived: the outcomes of hist[1] come a day later
-    labelled = last_labelled_day(hist[1], setting(options, "label_delay_days"))
+    # the last day whose labels have arrived (the outcomes of hist[1] come a day later)
     chain.say(f"[2/4] train the first model on {setting(options, 'history_start')}..{labelled} "
               f"(labels up to then; {setting(options, 'holdout_days')}-day holdout)")
     chain.step(f"{span}/training", "training", training_parameters(labelled, options))
@@ -190,6 +197,7 @@ def run_pipeline(pipeline: str, parameters: dict[str, Any], run_dir: Path,
     if options.source_dir:
         folders["source_dir"] = str(Path(options.source_dir).resolve())
     params = {k: v for k, v in folders.items() if k in declared} | dict(parameters)
+    check_parameters(source.stem, params)
     taken = {s["name"] for s in read_manifest(run_dir)["steps"]}
     name, n = source.stem, 1
     while name in taken:

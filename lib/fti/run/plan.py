@@ -31,7 +31,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fti.dates import last_labelled_day
+from fti.dates import days, last_labelled_day
 from fti.run.options import NOTEBOOK_PARAMETERS, Options
 from fti.run.runs import (
     PIPELINES,
@@ -109,6 +109,46 @@ def inference_parameters(day: dt.date, options: Options) -> dict[str, Any]:
 def monitoring_parameters(day: dt.date, options: Options) -> dict[str, Any]:
     return {"run_date": day.isoformat(), "data_dir": options.data_path,
             "reports_dir": options.reports_path, **_given(options, "monitoring")}
+
+
+# --- checking before anything runs ---------------------------------------------------------
+def _checks() -> dict[str, Callable[..., object]]:
+    from fti import params
+
+    return {"feature": params.feature_params, "training": params.training_params,
+            "inference": params.inference_params, "monitoring": params.monitoring_params}
+
+
+def check_parameters(pipeline: str, parameters: dict[str, Any]) -> None:
+    """Refuse a step's parameters before anything runs: the notebook's defaults with
+    ``parameters`` on top go through the check the notebook itself calls first.
+
+    ``pipeline`` is a pipeline name ('inference') or a notebook stem; other notebooks than
+    the four pipelines are not checked here.
+
+    Raises:
+        ParameterError: naming the notebook and the parameter; nothing has run.
+    """
+    from fti.errors import ParameterError
+
+    stems = {stem: name for name, stem in PIPELINES.items()}
+    check = _checks().get(stems.get(pipeline, pipeline))
+    if check is None:  # a notebook that is not one of the four pipelines
+        return
+    try:
+        check(**{**notebook_defaults(pipeline), **parameters})
+    except ParameterError as exc:
+        raise ParameterError(f"{notebook_path(pipeline).name}: {exc} Nothing was run.") from None
+
+
+def check_days(start: dt.date, end: dt.date, options: Options) -> None:
+    """Check the parameters of every step the days from ``start`` to ``end`` may run
+    (monitoring and training included), before the first of them runs."""
+    for day in days(start, end):
+        check_parameters("feature", feature_parameters(day, day, options))
+        check_parameters("inference", inference_parameters(day, options))
+        check_parameters("monitoring", monitoring_parameters(day, options))
+        check_parameters("training", training_parameters(training_end(day, options), options))
 
 
 # --- what is due ---------------------------------------------------------------------------
