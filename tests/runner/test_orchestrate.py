@@ -26,20 +26,22 @@ from fti.run.orchestrate import PipelineFailed, simulate
 from fti.run.plan import Options, is_due
 from fti.run.runs import read_manifest, run_notebook
 
-PARAMETERS = {
-    "01_feature_pipeline": {"start_date": '""', "end_date": '""', "label_delay_days": "1",
-                            "source_dir": '""', "data_dir": '""', "inject_fault": '""',
-                            "fault_start": '"2013-06-15"', "figures": "True"},
-    "02_training_pipeline": {"train_start": '"2013-01-01"', "train_end": '""', "holdout_days": "14",
-                             "model_name": '"m"', "promote": '"if_better"', "seed": "42",
-                             "data_dir": '""'},
-    "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
-                              "model_version": "0", "threshold": "0.5", "data_dir": '""',
-                              "figures": "True"},
-    "04_monitoring_pipeline": {"run_date": '""', "window_days": "7", "model_name": '"m"',
-                               "drift_share_threshold": "0.3", "auc_drop_threshold": "0.05",
-                               "data_dir": '""', "reports_dir": '""'},
-}
+def _parameters() -> dict[str, dict[str, str]]:
+    """The real notebooks' parameters and their defaults (as source text), so the tiny
+    stand-ins take what the real ones take; their model has a name of its own."""
+    import papermill
+
+    real = {stem: {name: spec["default"] for name, spec in
+                   papermill.inspect_notebook(str(config.notebooks_dir() / f"{stem}.ipynb")
+                                              ).items()}
+            for stem in ("01_feature_pipeline", "02_training_pipeline",
+                         "03_inference_pipeline", "04_monitoring_pipeline")}
+    for stem in ("02_training_pipeline", "03_inference_pipeline", "04_monitoring_pipeline"):
+        real[stem]["model_name"] = '"m"'
+    return real
+
+
+PARAMETERS = _parameters()
 FAULT_CELL = ('if inject_fault == "visib_stuck" and start_date >= fault_start:\n'
               '    raise ValueError(f"injected fault on {start_date}")')
 
