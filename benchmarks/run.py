@@ -622,14 +622,14 @@ def _scale_spark(step: str, source_dir: str = "", data_dir: str = "") -> dict[st
     with PeakMemory() as memory:
         start = time.perf_counter()
         if step == "start":
-            _SESSION.append(engine.start(engine.LOCAL_MASTER, app_name="fti-bench"))
+            _SESSION.append(engine.start_session(engine.LOCAL_MASTER, app_name="fti-bench"))
             engine.run_feature_pipeline(FeatureStore(data_dir), FlightSource(source_dir), first,
-                                        first, spark=_SESSION[0])
-        elif step == "run":
+                                        first, master=engine.LOCAL_MASTER)
+        elif step == "run":  # on the running session
             engine.run_feature_pipeline(FeatureStore(data_dir), FlightSource(source_dir), first,
-                                        last, spark=_SESSION[0])
+                                        last, master=engine.LOCAL_MASTER)
         else:
-            engine.stop(_SESSION.pop())
+            engine.stop_session(_SESSION.pop())
         wall = time.perf_counter() - start
     return {"wall": wall, "peak": memory.peak}
 

@@ -26,12 +26,13 @@ SOURCE_TABLES = ("flights", "weather", "planes", "airlines")
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    """One local Spark session (two cores) for the whole test session, stopped at the end."""
+    """One local Spark session (two cores) for the whole test session, stopped at the end;
+    a backfill asking for local[2] runs on it."""
     from fti import spark as engine
 
-    session = engine.start("local[2]", app_name="fti-tests")
+    session = engine.start_session("local[2]", app_name="fti-tests")
     yield session
-    engine.stop(session)
+    engine.stop_session(session)
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def start(master: str, app_name: str = "fti-feature-pipeline") -> SparkSession:
+def start_session(master: str, app_name: str = "fti-feature-pipeline") -> SparkSession:
     """Start a Spark session on ``master``, its console output going to :data:`LOG_FILE`."""
     _require()
     from pyspark import SparkConf, SparkContext
@@ -159,7 +159,7 @@ def start(master: str, app_name: str = "fti-feature-pipeline") -> SparkSession:
         return SparkSession(context)
 
 
-def stop(spark: SparkSession) -> None:
+def stop_session(spark: SparkSession) -> None:
     """Stop the session and its JVM (pyspark keeps the JVM otherwise, holding its memory)."""
     from pyspark import SparkContext
 
@@ -172,6 +172,30 @@ def stop(spark: SparkSession) -> None:
         process.wait(timeout=120)
         SparkContext._gateway = None
         SparkContext._jvm = None
+
+
+@contextlib.contextmanager
+def session(master: str) -> Iterator[SparkSession]:
+    """The running session if it runs on ``master`` (re-running a cell, the tests' shared
+    one), else a new one that is stopped when the block ends."""
+    _require()
+    from pyspark.sql import SparkSession
+
+    running = SparkSession.getActiveSession()
+    if running is not None:
+        if running.sparkContext.master != master:
+            raise FTIError(
+                f"A Spark session on {running.sparkContext.master} is already running in this "
+                f"process, and this backfill asks for {master}. Stop it (spark.stop()) or set "
+                f"spark_master={running.sparkContext.master!r}."
+            )
+        yield running
+        return
+    spark = start_session(master)
+    try:
+        yield spark
+    finally:
+        stop_session(spark)
 
 
 # --- on the executors ----------------------------------------------------------------------
@@ -256,7 +280,8 @@ def _progress(spark: SparkSession, group: str, desc: str, total: int,
                       if (job := tracker.getJobInfo(j)) for s in job.stageIds]
             finished = sum(info.numCompletedTasks for s in stages
                            if (info := tracker.getStageInfo(s)))
-            bar.update(min(finished, total) - bar.n)
+            if min(finished, total) > bar.n:
+                bar.update(min(finished, total) - bar.n)
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -282,13 +307,13 @@ def _refuse(failed: list[Any], start: dt.date, end: dt.date, total: int) -> FTIE
 
 
 def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.date,
-                         end: dt.date, spark: SparkSession | None = None, master: str = "",
+                         end: dt.date, master: str = "",
                          progress: bool = False) -> list[DaySummary]:
     """Ingest every day from ``start`` to ``end`` on Spark; the same store as the pandas engine.
 
     Args:
-        spark: a running session (the tests share one); None starts one on ``master`` (see
-            :func:`resolve_master`) and stops it when the backfill is done.
+        master: where Spark runs (see :func:`resolve_master`); a session already running on
+            it is used, else one is started for the backfill and stopped after it.
         progress: show a progress bar of each pass over the days.
 
     Raises:
@@ -300,10 +325,7 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
     from fti.features import register_groups
     from fti.source import default_source_dir
 
-    own = spark is None
-    if own:
-        spark = start(resolve_master(master))
-    try:
+    with session(resolve_master(master)) as spark:
         register_groups(store)  # creates or checks schema.json, as the pandas engine does
         total = (end - start).days + 1
         parts = min(total, _TASKS_PER_CORE * spark.sparkContext.defaultParallelism)
@@ -324,8 +346,5 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
                         partial(_write_days, str(store.root)), "day string").collect()
             finally:
                 kept.unpersist()
-        return [DaySummary(dt.date.fromisoformat(r["day"]), json.loads(r["rows"]),
-                           json.loads(r["notes"])) for r in summary]
-    finally:
-        if own:
-            stop(spark)
+    return [DaySummary(dt.date.fromisoformat(r["day"]), json.loads(r["rows"]),
+                       json.loads(r["notes"])) for r in summary]

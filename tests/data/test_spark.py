@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 
 from fti import spark as engine
-from fti.errors import ExpectationError
+from fti.errors import ExpectationError, FTIError
 from fti.features import run_feature_pipeline
 from fti.source import Fault, FlightSource
 from fti.store import FeatureStore
@@ -21,6 +21,7 @@ from fti.store import FeatureStore
 pytestmark = pytest.mark.slow
 
 START, END = dt.date(2013, 1, 3), dt.date(2013, 1, 16)
+MASTER = "local[2]"  # the tests' shared session (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def both(tmp_path_factory, spark, source_dir):
     stores = {name: FeatureStore(root / name) for name in ("pandas", "spark")}
     batches = run_feature_pipeline(stores["pandas"], FlightSource(source_dir), START, END)
     summaries = engine.run_feature_pipeline(stores["spark"], FlightSource(source_dir), START,
-                                            END, spark=spark)
+                                            END, master=MASTER)
     return stores, batches, summaries
 
 
@@ -66,5 +67,13 @@ def test_a_bad_batch_in_the_range_writes_nothing_and_names_the_day(both, spark, 
     with pytest.raises(ExpectationError, match=r"(?s)2 of 4 day\(s\) refused \(2013-01-12, "
                        r"2013-01-13\); no day of the range was written.*2013-01-12.*'temp'"):
         engine.run_feature_pipeline(stores["spark"], kelvin, dt.date(2013, 1, 10),
-                                    dt.date(2013, 1, 13), spark=spark)
+                                    dt.date(2013, 1, 13), master=MASTER)
     assert files(stores["spark"].root) == before
+
+
+def test_a_backfill_asking_for_another_master_than_the_running_one_is_refused(spark, tmp_path):
+    with pytest.raises(FTIError, match=r"session on local\[2\] is already running .* asks for "
+                       r"spark://cluster:7077"):
+        engine.run_feature_pipeline(FeatureStore(tmp_path), FlightSource(), START, START,
+                                    master="spark://cluster:7077")
+    assert spark.range(3).count() == 3  # and the running one goes on
