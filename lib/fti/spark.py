@@ -66,12 +66,9 @@ LOCAL_MASTER = "local[*]"
 #: the progress bar reads the SparkContext's status tracker).
 MASTER_PREFIXES = ("local", "spark://", "yarn", "k8s://")
 #: Settings for every session: no web UI and no console progress bars (the notebook shows
-#: its own bar), and Spark's own output in a log file instead of the notebook.
-SETTINGS = {
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-}
+#: its own bar). No shuffle and no conversion of whole frames happen here (mapInPandas
+#: always speaks Arrow), so the shuffle and Arrow-conversion settings change nothing.
+SETTINGS = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
 #: On this machine the JVM only schedules and moves bytes (Python does the work), so its
 #: optimizing compiler and parallel garbage collector would cost more CPU than they save:
 #: half of a local session's start-up CPU on 2 cores.
