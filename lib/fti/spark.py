@@ -21,8 +21,8 @@ How a backfill keeps the promise "a bad batch anywhere in the range writes nothi
    ``write_day`` (every partition is validated again and replaced atomically, as always).
 
 Why keep the built days rather than build them twice: building is most of a day's cost
-(about four fifths of it in ``make bench``), so a check pass that threw its work away would
-nearly double the backfill. If Spark loses a kept block (a lost executor), it rebuilds those
+(about four fifths of it, see docs/scaling.md), so a check pass that threw its work away
+would nearly double the backfill. If Spark loses a kept block (a lost executor), it rebuilds those
 days from the source, which gives the same bytes because ``build_day`` is deterministic.
 
 Executors need what the pandas engine needs: the project installed (``fti``), the raw source
