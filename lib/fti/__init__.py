@@ -12,6 +12,7 @@ Modules map to the architecture, one job each:
 - ``features``     pure feature functions, the feature groups and the feature view
 - ``registry``     the model registry (skops files, metadata, aliases)
 - ``training``, ``inference``, ``monitoring``  the logic behind notebooks 02 to 04
+- ``spark``        notebook 01's backfill on Apache Spark: the same per-day code on executors
 - ``calibration``  what "normal" looks like: drift thresholds, stuck sensors
 - ``plots``        the figures the notebooks show
 - ``params``       validation of the notebooks' parameters

@@ -76,11 +76,36 @@ class FeatureParams:
     data_dir: Path
     fault: Fault | None
     figures: bool
+    engine: str
+    spark_master: str  # the resolved master URL with engine "spark", else ""
+
+
+#: The feature pipeline's engines: where the days of a backfill are computed.
+ENGINES = {"pandas": "in this process, one day after the other",
+           "spark": "on Apache Spark's executors (local[*] or a cluster)"}
+
+
+def _engine(engine: object, spark_master: object) -> tuple[str, str]:
+    name = str(engine).strip().lower()
+    if name not in ENGINES:
+        known = "; ".join(f"'{k}' ({v})" for k, v in ENGINES.items())
+        raise ParameterError(f"engine={engine!r} is unknown; use {known}.")
+    master = str(spark_master).strip()
+    if name != "spark":
+        if master:
+            raise ParameterError(
+                f"spark_master={master!r} is set but engine={engine!r}: set engine='spark' to "
+                f"run the backfill on Spark, or leave spark_master empty."
+            )
+        return name, ""
+    from fti.spark import resolve_master
+
+    return name, resolve_master(master)
 
 
 def feature_params(start_date: str, end_date: str, label_delay_days: int, source_dir: str,
                    data_dir: str, inject_fault: str, fault_start: str,
-                   figures: bool) -> FeatureParams:
+                   figures: bool, engine: str, spark_master: str) -> FeatureParams:
     start = _in_year(parse_day(start_date, "start_date"), "start_date")
     end = _in_year(parse_day(end_date, "end_date"), "end_date")
     check_range(start, end, "start_date", "end_date")
@@ -93,7 +118,7 @@ def feature_params(start_date: str, end_date: str, label_delay_days: int, source
         fault = Fault(inject_fault, parse_day(fault_start, "fault_start"))
     return FeatureParams(start, end, _int(label_delay_days, "label_delay_days", 1),
                          Path(source_dir) if source_dir else None, data_root(data_dir), fault,
-                         _flag(figures, "figures"))
+                         _flag(figures, "figures"), *_engine(engine, spark_master))
 
 
 @dataclass(frozen=True)

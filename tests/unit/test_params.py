@@ -53,3 +53,31 @@ def test_every_notebook_runs_as_is_with_its_own_defaults(pipeline):
              "inference": params.inference_params,
              "monitoring": params.monitoring_params}[pipeline]
     check(**notebook_defaults(pipeline))  # no ParameterError
+
+
+def test_the_feature_pipeline_runs_on_pandas_unless_asked_otherwise():
+    p = _feature()
+    assert (p.engine, p.spark_master) == ("pandas", "")
+
+
+def test_an_unknown_engine_is_refused_with_the_known_ones():
+    with pytest.raises(ParameterError, match=r"engine='dask' is unknown; use 'pandas' .* 'spark'"):
+        _feature(engine="dask")
+
+
+def test_a_spark_master_without_the_spark_engine_is_refused():
+    with pytest.raises(ParameterError, match="set engine='spark'"):
+        _feature(spark_master="spark://cluster:7077")
+
+
+def test_the_spark_master_is_the_parameter_else_the_environment_else_local(monkeypatch):
+    monkeypatch.delenv("SPARK_MASTER", raising=False)
+    assert _feature(engine="spark").spark_master == "local[*]"
+    monkeypatch.setenv("SPARK_MASTER", "spark://cluster:7077")
+    assert _feature(engine="Spark ").spark_master == "spark://cluster:7077"
+    assert _feature(engine="spark", spark_master="local[2]").spark_master == "local[2]"
+
+
+def test_a_spark_master_that_is_no_url_is_refused():
+    with pytest.raises(ParameterError, match="spark_master='my cluster' is not a Spark master"):
+        _feature(engine="spark", spark_master="my cluster")
