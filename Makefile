@@ -27,8 +27,8 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 demo: $(STAMP) ## Run the whole story: backfill, train, replay June 2013, monitor, retrain, report
 	$(PY) -m fti demo
 
-test: $(STAMP) ## Run the whole test suite (unit, data, notebooks, papermill chain)
-	$(PY) -m pytest
+test: $(STAMP) ## Run the whole test suite (unit, data, runner, chain, every notebook), 2 workers
+	$(PY) -m pytest -n 2
 
 test-fast: $(STAMP) ## Run the unit tests only (no notebooks, no real-data runs)
 	$(PY) -m pytest -m "not slow"

@@ -4,6 +4,10 @@ pytest is invoked (``pytest``, ``pytest notebooks/``, ``pytest tests/test_x.py``
 It points the whole session, and the notebook kernels nbval starts (they inherit the
 environment), at a temporary data and reports folder, so tests never touch the
 repository's data/ or reports/.
+
+``make test`` runs the tests on two pytest-xdist workers (``-n 2``), each
+with folders of its own. Each test file stays on one worker (its module fixtures are made
+once), and the notebooks all run on one worker, in order: 02 trains on the store 01 wrote.
 """
 
 from __future__ import annotations
@@ -28,3 +32,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for root in _ROOTS:
         shutil.rmtree(root, ignore_errors=True)
+
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when xdist runs
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Whole test files to a worker, in order; every notebook to the same worker."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class NotebooksTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return NotebooksTogether(config, log)
