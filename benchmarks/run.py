@@ -7,6 +7,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py                  # everything (the replay takes many minutes)
     python benchmarks/run.py store join       # some sections
     python benchmarks/run.py engine           # the two engines on a small notebook
+    python benchmarks/run.py monolith         # lesson 00: the monolith's cost vs history
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
@@ -521,13 +522,33 @@ def bench_inference(tmp: Path) -> None:
         f"{median_seconds(lambda: registry.load(record), repeat=5) * 1000:.0f} ms")
 
 
+def bench_monolith(tmp: Path, short: int = 7, long: int = 56) -> None:
+    """Lesson 00's monolith: inference for one day recomputes the history it reads."""
+    from fti import monolith
+
+    print(f"\nMonolith inference for one day, {short} vs {long} days of history recomputed "
+          f"from raw data (lesson 00; the FTI store's daily cost is the 'store' section)")
+    source, day = FlightSource(), dt.date(2013, 6, 1)
+    model = monolith.monolith(source, "train", day, 28).experiment.model
+
+    def infer(history_days: int) -> object:
+        return monolith.monolith(source, "infer", day, history_days, model=model)
+
+    times = paired_medians(infer, {"short": short, "long": long}, repeat=5)  # type: ignore[arg-type]
+    row(f"one day's inference, {short} days of history", f"{times['short'] * 1000:.0f} ms")
+    row(f"one day's inference, {long} days of history", f"{times['long'] * 1000:.0f} ms")
+    row(f"ratio {long} / {short} days of history", f"{times['long'] / times['short']:.2f}",
+        "grows with the history (FTI: ratio < 1.2)")
+
+
 SECTIONS: dict[str, Callable[..., None]] = {
     "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
     "engine": bench_engine, "replay": bench_replay, "replay-defaults": bench_replay_defaults,
-    "replay-compare": bench_replay_compare,
+    "replay-compare": bench_replay_compare, "monolith": bench_monolith,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "engine", "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "monolith", "engine", "replay",
+                    "replay-compare"]
 
 
 def main(argv: list[str]) -> int:
