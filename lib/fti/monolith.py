@@ -37,6 +37,12 @@ LESSON_MODEL = {"max_iter": 60, "learning_rate": 0.15}
 MODES = ("train", "infer")
 
 
+def one_thread() -> threadpool_limits:
+    """Run the lesson's small model on one thread: on a busy 2-core machine, OpenMP's second
+    thread mostly waits, and a fit can take ten times as long (the results are the same)."""
+    return threadpool_limits(1)
+
+
 # --- the feature code, and its copies ---------------------------------------------------------
 @dataclass(frozen=True)
 class FeatureCode:
@@ -191,12 +197,12 @@ def experiment(labelled: pd.DataFrame, holdout_days: int, seed: int = 42) -> Exp
     """Train on the earlier days, score the model and the baseline on the last ones."""
     day = training.flight_day(labelled)
     split = training.split_by_time(labelled, holdout_days, day.min(), day.max())
-    with threadpool_limits(1):  # a small model: OpenMP threads only wait on a busy machine
+    with one_thread():
         model = training.fit(training.build_model(seed=seed, **LESSON_MODEL), split.train)
+        scores = {"model": training.predict(model, split.holdout),
+                  "baseline": training.baseline_predict(
+                      split.holdout, float(split.train[training.TARGET].mean()))}
     y = split.holdout[training.TARGET]
-    fallback = float(split.train[training.TARGET].mean())
-    scores = {"model": training.predict(model, split.holdout),
-              "baseline": training.baseline_predict(split.holdout, fallback)}
     metrics = pd.DataFrame({k: training.evaluate(y, p) for k, p in scores.items()}).T
     return Experiment(model, split, metrics)
 
@@ -227,7 +233,8 @@ def monolith(source: FlightSource, mode: str, run_day: dt.date, history_days: in
     if mode == "train":
         return MonolithRun(mode, table, experiment(with_labels(table, raw), holdout_days, seed))
     today = on_day(table, run_day)
-    today["probability"] = training.predict(model, today)
+    with one_thread():
+        today["probability"] = training.predict(model, today)
     return MonolithRun(mode, table, predictions=today)
 
 
@@ -322,9 +329,11 @@ def skew_effect(model: object, consistent: pd.DataFrame, skewed: pd.DataFrame,
                         suffixes=("", "__skewed"), validate="one_to_one")
     other = frame[[f"{f}__skewed" for f in training.FEATURES]]
     other.columns = training.FEATURES
-    scores = pd.DataFrame({
-        "flight_id": frame["flight_id"], "delayed": frame["delayed"],
-        "consistent": training.predict(model, frame), "skewed": training.predict(model, other)})
+    with one_thread():
+        scores = pd.DataFrame({
+            "flight_id": frame["flight_id"], "delayed": frame["delayed"],
+            "consistent": training.predict(model, frame),
+            "skewed": training.predict(model, other)})
     metrics = pd.DataFrame({
         copy: training.evaluate(scores["delayed"], scores[copy])
         for copy in ("consistent", "skewed")}).T
