@@ -204,3 +204,12 @@ def test_exercise_2_one_day_of_history_changes_exactly_the_7_day_statistics(infe
                      "flight_id", FEATURES)
     assert set(report.skewed) == SEVEN_DAY_STATS
     assert report.share(report.skewed[0]) > 0.95
+
+
+@pytest.mark.slow
+def test_raw_weather_glitches_are_set_to_missing_as_the_feature_pipeline_does(source):
+    glitch_day = dt.date(2013, 2, 12)  # a 1048 mph wind at Newark in the real data
+    assert source.published_at(glitch_day).weather()["wind_speed"].max() > 1000
+    raw = monolith.read_raw(source, glitch_day, 0)
+    assert raw.weather["wind_speed"].max() < 150
+    assert raw.weather["wind_speed"].isna().sum() == 1

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from fti import features, training
 from fti.dates import day_start_utc, days
 from fti.errors import ParameterError
+from fti.expectations import check_weather
 from fti.features import FLIGHT_VIEW, SCHEDULE, STATS_WINDOW_DAYS
 from fti.source import FlightSource
 from fti.views import pit_join
@@ -104,15 +105,20 @@ class RawHistory:
 
 def read_raw(source: FlightSource, run_day: dt.date, history_days: int) -> RawHistory:
     """Read ``history_days`` days of raw history before ``run_day``, and ``run_day`` itself,
-    as the source has published them at the start of ``run_day`` (no future leaks in)."""
+    as the source has published them at the start of ``run_day`` (no future leaks in).
+
+    Weather readings that are physically impossible (sensor glitches) are set to missing by
+    the feature pipeline's own check, so that every path starts from the same raw values.
+    """
     published = source.published_at(run_day)
     first = run_day - dt.timedelta(days=history_days)
     span = list(days(first, run_day))
     schedule = pd.concat([published.schedule(d) for d in span], ignore_index=True)
-    weather = pd.concat([published.weather(d) for d in span], ignore_index=True)
+    weather = pd.concat([check_weather(published.weather(d), d)[0] for d in span],
+                        ignore_index=True)
     last_outcome = published.last_outcome_day
     outcomes = (published.outcomes(first, last_outcome) if first <= last_outcome
-                else published.outcomes(first, first).iloc[:0])
+                else published.outcomes(last_outcome).iloc[:0])  # none in the history
     return RawHistory(first, run_day, schedule, weather, outcomes)
 
 
@@ -228,6 +234,8 @@ def monolith(source: FlightSource, mode: str, run_day: dt.date, history_days: in
     """
     if mode not in MODES:
         raise ParameterError(f"mode={mode!r}: the monolith knows 'train' and 'infer'.")
+    if mode == "infer" and model is None:
+        raise ParameterError("mode='infer' needs a model: train one first (mode='train').")
     raw = read_raw(source, run_day, history_days)
     table = feature_table(raw, source.planes(), ORIGINAL, source.label_delay_days)
     if mode == "train":
