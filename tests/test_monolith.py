@@ -5,6 +5,7 @@ notebook's own defaults, what the notebook and its exercises promise."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 
 import pandas as pd
@@ -105,7 +106,7 @@ def lesson() -> PrologueParams:
     import papermill
 
     path = config.notebooks_dir() / "00_from_monolith_to_fti.ipynb"
-    defaults = {name: eval(spec["default"])  # literals of the parameters cell
+    defaults = {name: ast.literal_eval(spec["default"])
                 for name, spec in papermill.inspect_notebook(str(path)).items()}
     return prologue_params(**defaults)
 
