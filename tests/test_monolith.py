@@ -88,7 +88,7 @@ def test_prologue_params_turn_strings_into_values_and_place_the_store_under_less
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"skew": "typo"}, r"skew='typo' is unknown; use one of \['stats_window', 'utc_hour'\]"),
-    ({"holdout_days": 28}, "holdout_days=28 leaves nothing to train on in history_days=28"),
+    ({"holdout_days": 21}, "holdout_days=21 leaves nothing to train on in history_days=21"),
     ({"history_days": 3}, "history_days=3 is too small: it must be at least 7"),
     ({"run_date": "2013-01-10"}, "starts before 2013-01-01, where the data begins"),
     ({"run_date": "2013-12-30", "eval_days": 7}, "the data covers 2013-01-01 to 2013-12-31"),

@@ -197,7 +197,7 @@ class PrologueParams:
         return self.data_dir / "lessons" / "00_from_monolith_to_fti"
 
 
-def prologue_params(run_date: str, history_days: int = 28, holdout_days: int = 7,
+def prologue_params(run_date: str, history_days: int = 21, holdout_days: int = 7,
                     eval_days: int = 7, skew: str = "utc_hour", seed: int = 42,
                     data_dir: str = "") -> PrologueParams:
     from fti.features import STATS_WINDOW_DAYS
@@ -210,7 +210,7 @@ def prologue_params(run_date: str, history_days: int = 28, holdout_days: int = 7
     if holdout >= history:
         raise ParameterError(
             f"holdout_days={holdout} leaves nothing to train on in history_days={history}: "
-            f"keep holdout_days below history_days (for example 7 of 28)."
+            f"keep holdout_days below history_days (for example 7 of 21)."
         )
     first = dt.date.fromisoformat(FIRST_DAY)
     if day - dt.timedelta(days=history) < first:
