@@ -170,17 +170,18 @@ def monitoring_history(history: pd.DataFrame) -> Figure:
 
 
 def monolith_cost(timings: pd.DataFrame, window_days: int) -> Figure:
-    """Seconds of one monolith inference call against the history it reads (lesson 00);
+    """CPU seconds of one monolith inference call against the history it reads (lesson 00);
     red: histories shorter than the statistics window, whose features come out different."""
     fig, ax = _subplots(figsize=(7, 3.5))
     short = timings.index < window_days
-    ax.plot(timings.index, timings["seconds"], color="grey", linewidth=1)
-    ax.scatter(timings.index[~short], timings["seconds"][~short], color="tab:blue", zorder=3,
+    seconds = timings["cpu_seconds"]
+    ax.plot(timings.index, seconds, color="grey", linewidth=1)
+    ax.scatter(timings.index[~short], seconds[~short], color="tab:blue", zorder=3,
                label="complete features")
-    ax.scatter(timings.index[short], timings["seconds"][short], color="tab:red", zorder=3,
+    ax.scatter(timings.index[short], seconds[short], color="tab:red", zorder=3,
                label=f"history < {window_days} days: features differ")
     ax.set(title="Monolith: the cost of predicting one day", xlabel="days of history read",
-           ylabel="seconds per call", ylim=(0, None))
+           ylabel="CPU seconds per call", ylim=(0, None))
     ax.legend(fontsize="small")
     return fig
 
