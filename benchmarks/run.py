@@ -8,9 +8,12 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py store join       # some sections
     python benchmarks/run.py engine           # the two engines on a small notebook
     python benchmarks/run.py monolith         # lesson 00: the monolith's cost vs history
+    python benchmarks/run.py scale            # flights x1, x4, x16: pandas vs Spark, memory
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
+    python benchmarks/run.py replay-compare --save DIR      # keep a baseline (before a change)
+    python benchmarks/run.py replay-compare --baseline DIR  # ... and compare with it after
     python benchmarks/run.py replay-papermill # the replay with plain papermill (~45 min)
 
 Without arguments: every section but replay-defaults and replay-papermill.
@@ -18,8 +21,10 @@ Without arguments: every section but replay-defaults and replay-papermill.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import resource
@@ -29,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,7 +177,8 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
     import papermill
     from nbconvert import HTMLExporter
 
-    from fti import engine as warm
+    from fti.run import kernels as warm
+    from fti.run.engine import ENGINE_NAME
 
     source = _small_notebook(tmp / "engine" / "small.ipynb")
     print("\nThe engines on a small notebook (imports pandas, scikit-learn, matplotlib, "
@@ -187,7 +193,7 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
         wall = time.perf_counter() - start
         return wall, sum(c.metadata.papermill.get("duration") or 0.0 for c in nb.cells)
 
-    for label, engine_name in (("plain papermill", None), ("warm", warm.ENGINE_NAME)):
+    for label, engine_name in (("plain papermill", None), ("warm", ENGINE_NAME)):
         execute(engine_name)  # warm-up: imports in this process, the warm kernel's start
         runs = [execute(engine_name) for _ in range(repeat)]
         wall = statistics.median(w for w, _ in runs)
@@ -213,7 +219,7 @@ def bench_engine(tmp: Path, repeat: int = 5) -> None:
             warm._KERNEL_SETUP = code
             resets.clear()
             for _ in range(repeat + 1):
-                execute(warm.ENGINE_NAME)
+                execute(ENGINE_NAME)
             warm.close()
             row(f"warm kernel reset before a notebook, {label}",
                 f"{statistics.median(resets[1:]) * 1000:.0f} ms")
@@ -288,7 +294,7 @@ class Execution:
 
 def executions(run_dir: Path) -> list[Execution]:
     """Every ok step of a run folder, read from its manifest and output notebooks."""
-    from fti.runs import PIPELINES, read_manifest
+    from fti.run.runs import PIPELINES, read_manifest
 
     by_stem = {stem: name for name, stem in PIPELINES.items()}
     out = []
@@ -318,8 +324,8 @@ def replay(root: Path, engine: str, history: tuple[str, str], production: tuple[
            **options: object) -> tuple[float, int, list[Execution]]:
     """Backfill ``history``, train, run ``production`` day by day (the demo's story) in
     ``root``; returns the wall time, the peak memory and every execution."""
-    from fti import engine as warm
-    from fti.orchestrate import Options, demo
+    from fti.run import kernels as warm
+    from fti.run.orchestrate import Options, demo
 
     opts = Options(data_dir=str(root / "data"), reports_dir=str(root / "reports"),
                    engine=engine, **options)  # type: ignore[arg-type]
@@ -465,7 +471,11 @@ COMPARED = {"papermill": ("papermill", {}), "warm": ("warm", {}),
             "warm + production options": ("warm", PRODUCTION)}
 
 
-def bench_replay_compare(tmp: Path) -> None:
+def bench_replay_compare(tmp: Path, save: Path | None = None,
+                         baseline: Path | None = None) -> None:
+    """The short replay three ways, compared with each other and, with ``baseline``, with
+    the data folder an earlier version of the code left (``--save DIR`` keeps this one's:
+    a refactor must change no result)."""
     print(f"\nSame results with the warm engine (and with the production options "
           f"{PRODUCTION}) as with plain papermill? A short replay three times: "
           f"backfill {SHORT_HISTORY[0]}.."
@@ -493,6 +503,16 @@ def bench_replay_compare(tmp: Path) -> None:
             problems.append("the two replays ran different steps")
         print("  RESULTS IDENTICAL" if not problems else "  RESULTS DIFFER:\n    "
               + "\n    ".join(problems))
+    last = roots[others[-1]] / "data"
+    if baseline is not None:
+        print(f"  {others[-1]} vs the baseline in {baseline}:")
+        problems = compare_stores(baseline / "data", last)
+        print("  RESULTS IDENTICAL" if not problems else "  RESULTS DIFFER:\n    "
+              + "\n    ".join(problems))
+    if save is not None:
+        shutil.rmtree(save / "data", ignore_errors=True)
+        shutil.copytree(last, save / "data")
+        print(f"  kept its data folder as a baseline: {save / 'data'}")
 
 
 def bench_inference(tmp: Path) -> None:
@@ -500,6 +520,7 @@ def bench_inference(tmp: Path) -> None:
     from fti import inference, training
     from fti.features import FLIGHT_VIEW
     from fti.registry import ModelRegistry
+    from fti.run.plan import notebook_defaults
 
     print("\nInference for one day (goal: well under a second of compute)")
     store = FeatureStore(tmp / "inference")
@@ -507,7 +528,8 @@ def bench_inference(tmp: Path) -> None:
     features.run_feature_pipeline(store, FlightSource(), first, day)
     data = FLIGHT_VIEW.training_data(store, first, day - dt.timedelta(days=1))
     registry = ModelRegistry(store.root)
-    record = registry.register("bench", training.fit(training.build_model(seed=0), data),
+    trees = notebook_defaults("training")["max_trees"]  # the training notebook's model
+    record = registry.register("bench", training.fit(training.build_model(0, trees), data),
                                {"features": training.FEATURES})
     model = registry.load(record)
 
@@ -528,8 +550,13 @@ def bench_monolith(tmp: Path, short: int = 7, long: int = 56) -> None:
 
     print(f"\nMonolith inference for one day, {short} vs {long} days of history recomputed "
           f"from raw data (lesson 00; the FTI store's daily cost is the 'store' section)")
-    source, day = FlightSource(), dt.date(2013, 6, 1)
-    model = monolith.monolith(source, "train", day, 28).experiment.model
+    from fti.run.plan import notebook_defaults
+
+    lesson = notebook_defaults("00_from_monolith_to_fti")  # its day, holdout and seed
+    source, day = FlightSource(), dt.date.fromisoformat(lesson["run_date"])
+    model = monolith.monolith(source, "train", day, lesson["history_days"],
+                              holdout_days=lesson["holdout_days"],
+                              seed=lesson["seed"]).experiment.model
 
     def infer(history_days: int) -> object:
         return monolith.monolith(source, "infer", day, history_days, model=model)
@@ -541,18 +568,212 @@ def bench_monolith(tmp: Path, short: int = 7, long: int = 56) -> None:
         "grows with the history (FTI: ratio < 1.2)")
 
 
+# --- cost as the work grows: the flights multiplied, pandas vs Spark -------------------------
+#: Two weeks: a day's cost depends on its flights, not on the period, and two weeks at x16
+#: (about 200,000 flights) keep the section to a few minutes on 2 cores.
+SCALE_PERIOD = ("2013-06-03", "2013-06-16")
+SCALE_FACTORS = (1, 4, 16)
+#: Flights of 2013, the unit for "a year at xN".
+YEAR_FLIGHTS = 336_776
+
+
+def synthetic_source(folder: Path, factor: int, first: dt.date, last: dt.date) -> Path:
+    """A source folder with every flight of [first - 7 days, last] ``factor`` times: copy k
+    gets flight number + 10,000 k and tail number + "-k" (and its plane a copy with that
+    tail number), so keys stay unique, the expectations pass and every distribution (routes,
+    hours, delays, planes) stays the same. Weather and airlines are shared."""
+    from fti.source import default_source_dir
+
+    src = default_source_dir()
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(src / name, dtype="str", keep_default_na=False)
+
+    flights, planes, weather = read("flights.csv.zip"), read("planes.csv"), read("weather.csv")
+    day = pd.to_datetime(flights[["year", "month", "day"]].astype(int)).dt.date
+    flights = flights[(day >= first - dt.timedelta(days=7)) & (day <= last)]
+    wday = pd.to_datetime(weather[["year", "month", "day"]].astype(int)).dt.date
+    weather = weather[(wday >= first - dt.timedelta(days=1)) & (wday <= last)]
+    copies, plane_copies = [flights], [planes]
+    for k in range(1, factor):
+        copy = flights.assign(flight=(flights["flight"].astype(int) + 10_000 * k).astype(str))
+        real = ~copy["tailnum"].isin(["", "NA"])
+        copy.loc[real, "tailnum"] = copy.loc[real, "tailnum"] + f"-{k}"
+        copies.append(copy)
+        plane_copies.append(planes.assign(tailnum=planes["tailnum"] + f"-{k}"))
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.concat(copies).to_csv(folder / "flights.csv", index=False)
+    pd.concat(plane_copies).to_csv(folder / "planes.csv", index=False)
+    weather.to_csv(folder / "weather.csv", index=False)
+    shutil.copyfile(src / "airlines.csv", folder / "airlines.csv")
+    return folder
+
+
+def _days(period: tuple[str, str]) -> tuple[dt.date, dt.date]:
+    return dt.date.fromisoformat(period[0]), dt.date.fromisoformat(period[1])
+
+
+def _scale_pandas(source_dir: str, data_dir: str) -> dict[str, float]:
+    """In a fresh process: the pandas backfill of the period (the source read included)."""
+    first, last = _days(SCALE_PERIOD)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        batches = features.run_feature_pipeline(FeatureStore(data_dir), FlightSource(source_dir),
+                                                first, last)
+        wall = time.perf_counter() - start
+    flights = sum(b.rows()[features.SCHEDULE.name] for b in batches)
+    return {"wall": wall, "peak": memory.peak, "flights": flights}
+
+
+def _scale_training(data_dir: str) -> dict[str, float]:
+    """In a fresh process: the point-in-time training data of the whole period."""
+    first, last = _days(SCALE_PERIOD)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        rows = len(features.FLIGHT_VIEW.training_data(FeatureStore(data_dir), first, last))
+        wall = time.perf_counter() - start
+    return {"wall": wall, "peak": memory.peak, "rows": rows}
+
+
+_SESSION: list = []  # the Spark session of the process that runs _scale_spark
+
+
+def _scale_spark(step: str, source_dir: str = "", data_dir: str = "") -> dict[str, float]:
+    """In one process kept for the whole section: "start" starts a local[*] session and
+    warms it up with a one-day backfill (the Python workers start and import the library);
+    "run" backfills the period; "stop" ends the session. Spark's JVM keeps the heap it grew,
+    so the factors run in increasing order and each peak is that factor's."""
+    from fti import spark as engine
+
+    first, last = _days(SCALE_PERIOD)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        if step == "start":
+            _SESSION.append(engine.start_session(engine.LOCAL_MASTER, app_name="fti-bench"))
+            engine.run_feature_pipeline(FeatureStore(data_dir), FlightSource(source_dir), first,
+                                        first, master=engine.LOCAL_MASTER)
+        elif step == "run":  # on the running session
+            engine.run_feature_pipeline(FeatureStore(data_dir), FlightSource(source_dir), first,
+                                        last, master=engine.LOCAL_MASTER)
+        else:
+            engine.stop_session(_SESSION.pop())
+        wall = time.perf_counter() - start
+    return {"wall": wall, "peak": memory.peak}
+
+
+@contextlib.contextmanager
+def _process(fresh: bool = True) -> Iterator[Callable[..., dict]]:
+    """Run functions in another process: a new one per call, or one kept for every call."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, maxtasksperchild=1 if fresh else None) as pool:
+        yield lambda work, *args: pool.apply(work, args)
+        pool.close()
+        pool.join()
+
+
+def bench_scale(tmp: Path) -> None:
+    """Backfill pandas vs Spark, training data and peak memory as the flights multiply."""
+    import psutil
+
+    first, last = _days(SCALE_PERIOD)
+    n_days = (last - first).days + 1
+    print(f"\nCost as the work grows: backfill {first}..{last} ({n_days} days) with the flights "
+          f"x{', x'.join(map(str, SCALE_FACTORS))}.\n"
+          f"  Distinct synthetic flights: copies with new flight and tail numbers, the same\n"
+          f"  distributions, weather shared. {n_days} days keep the section to a few minutes; a\n"
+          f"  day's cost depends on its flights, not on the period. Each pandas figure comes from\n"
+          f"  a fresh process, Spark's from one process with one local[*] session (its start\n"
+          f"  timed apart); the engines take turns per factor. Peak memory: RSS of the process\n"
+          f"  and its children (Spark's JVM and Python workers).")
+    folders = {f: synthetic_source(tmp / f"scale-x{f}" / "source", f, first, last)
+               for f in SCALE_FACTORS}
+    pandas_runs, spark_runs, training = {}, {}, {}
+    with _process() as fresh, _process(fresh=False) as kept:
+        started = kept(_scale_spark, "start", str(folders[SCALE_FACTORS[0]]),
+                       str(tmp / "scale-warm-up"))
+        for f in SCALE_FACTORS:
+            data = tmp / f"scale-x{f}"
+            pandas_runs[f] = fresh(_scale_pandas, str(folders[f]), str(data / "pandas"))
+            spark_runs[f] = kept(_scale_spark, "run", str(folders[f]), str(data / "spark"))
+            training[f] = fresh(_scale_training, str(data / "pandas"))
+        kept(_scale_spark, "stop")
+    same = all(_parquet_bytes(tmp / f"scale-x{f}" / "pandas") ==
+               _parquet_bytes(tmp / f"scale-x{f}" / "spark") for f in SCALE_FACTORS)
+    gb = 2**30
+    row("Spark start: JVM, session, a one-day warm-up backfill", f"{started['wall']:.1f} s")
+    for f in SCALE_FACTORS:
+        pd_run, sp_run = pandas_runs[f], spark_runs[f]
+        print(f"  x{f}: {pd_run['flights']:,} flights in {n_days} days")
+        row("  backfill: pandas / Spark (started)", f"{pd_run['wall']:.1f} / "
+            f"{sp_run['wall']:.1f} s", f"Spark / pandas {sp_run['wall'] / pd_run['wall']:.2f}")
+        row("  backfill peak memory: pandas / Spark (JVM + workers)",
+            f"{pd_run['peak'] / gb:.2f} / {sp_run['peak'] / gb:.2f} GB")
+        row("  training data of the whole period (pandas): rows, time",
+            f"{training[f]['rows']:,}, {training[f]['wall']:.1f} s")
+        row("  training data peak memory", f"{training[f]['peak'] / gb:.2f} GB")
+    row("same store from both engines (every Parquet file, every factor)",
+        "identical" if same else "DIFFERENT")
+    for lo, hi in itertools.pairwise(SCALE_FACTORS):
+        flights = pandas_runs[hi]["flights"] / pandas_runs[lo]["flights"]
+        row(f"growth x{lo} -> x{hi}: pandas / Spark / training data (flights x{flights:.0f})",
+            f"{pandas_runs[hi]['wall'] / pandas_runs[lo]['wall']:.1f} / "
+            f"{spark_runs[hi]['wall'] / spark_runs[lo]['wall']:.1f} / "
+            f"{training[hi]['wall'] / training[lo]['wall']:.1f}")
+    _where_pandas_ends(pandas_runs, training, spark_runs, psutil.virtual_memory().total)
+
+
+def _parquet_bytes(data: Path) -> dict[str, bytes]:
+    return {name: path.read_bytes() for name, path in _parquet_files(data).items()}
+
+
+def _where_pandas_ends(pandas_runs: dict, training: dict, spark: dict, ram: int) -> None:
+    """Extrapolate from the two largest factors: seconds and bytes per flight beyond them."""
+    mid, hi = SCALE_FACTORS[-2], SCALE_FACTORS[-1]
+    flights = pandas_runs[hi]["flights"] - pandas_runs[mid]["flights"]
+
+    def slope(runs: dict, key: str) -> float:
+        return (runs[hi][key] - runs[mid][key]) / flights
+
+    print(f"  Beyond x{mid} (per flight added; the fixed costs drop out):")
+    per_flight = {"pandas": slope(pandas_runs, "wall"), "Spark": slope(spark, "wall")}
+    for label, seconds in per_flight.items():
+        row(f"  {label} backfill: seconds per 100,000 flights", f"{seconds * 1e5:.1f} s")
+    row("  Spark / pandas per flight", f"{per_flight['Spark'] / per_flight['pandas']:.2f}",
+        f"({os.cpu_count()} cores)")
+    for label, runs in (("pandas backfill", pandas_runs), ("Spark backfill", spark),
+                        ("training data", training)):
+        row(f"  {label}: memory per flight", f"{slope(runs, 'peak'):,.0f} B")
+    year = YEAR_FLIGHTS * hi
+    row(f"  extrapolated: a year at x{hi} ({year / 1e6:.1f} M flights), pandas backfill",
+        f"{per_flight['pandas'] * year / 60:.0f} min", "one core, day after day")
+    memory = max(slope(pandas_runs, "peak"), slope(training, "peak"))
+    fits = (ram * 0.8 - max(pandas_runs[hi]["peak"], training[hi]["peak"])) / memory
+    fits += pandas_runs[hi]["flights"]
+    row(f"  extrapolated: flights pandas holds in 80 % of {ram / 2**30:.0f} GB (source or "
+        f"training data)", f"{fits / 1e6:.0f} M", f"= a year at x{fits / YEAR_FLIGHTS:.0f}")
+
+
 SECTIONS: dict[str, Callable[..., None]] = {
     "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
     "engine": bench_engine, "replay": bench_replay, "replay-defaults": bench_replay_defaults,
-    "replay-compare": bench_replay_compare, "monolith": bench_monolith,
+    "replay-compare": bench_replay_compare, "scale": bench_scale, "monolith": bench_monolith,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "monolith", "engine", "replay",
+DEFAULT_SECTIONS = ["store", "join", "inference", "monolith", "engine", "scale", "replay",
                     "replay-compare"]
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or DEFAULT_SECTIONS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="*", help=f"any of {list(SECTIONS)}")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="replay-compare: keep the "
+                        "data folder of the replay with the production options in DIR/data")
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="replay-compare: also "
+                        "compare with DIR/data, kept by --save from an earlier version")
+    args = parser.parse_args(argv)
+    chosen = args.sections or DEFAULT_SECTIONS
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         print(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
@@ -569,6 +790,8 @@ def main(argv: list[str]) -> int:
                 bench_store_and_daily(Path(tmp), source)
             elif name == "join":
                 bench_join(source)
+            elif name == "replay-compare":
+                bench_replay_compare(Path(tmp), args.save, args.baseline)
             else:
                 SECTIONS[name](Path(tmp))
     return 0

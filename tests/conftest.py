@@ -1,4 +1,5 @@
-"""Shared fixtures: tmp_path feature stores and copies of the real source to corrupt.
+"""Shared fixtures: tmp_path feature stores, copies of the real source to corrupt, and one
+Spark session for every Spark test.
 
 (The session's temporary data and reports folders come from the plugin tests/isolation.py.)
 """
@@ -7,8 +8,9 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -16,7 +18,23 @@ import pytest
 from fti.source import default_source_dir
 from fti.store import FeatureStore
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 SOURCE_TABLES = ("flights", "weather", "planes", "airlines")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session (two cores) for the whole test session, stopped at the end;
+    a backfill asking for local[2] runs on it."""
+    from fti import spark as engine
+
+    session = engine.start_session("local[2]", app_name="fti-tests")
+    yield session
+    engine.stop_session(session)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> FeatureStore:
     """An empty feature store in a temporary folder."""

@@ -1,5 +1,5 @@
 """``python -m fti``: the same as the ``fti`` command."""
 
-from fti.cli import main
+from fti.run.cli import main
 
 raise SystemExit(main())

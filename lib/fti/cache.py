@@ -2,7 +2,7 @@
 
 Registered models, training snapshots and a champion's calibration are immutable, so their
 costly products (a deserialized model, a scored reference sample, drift thresholds) can be
-kept by a key that names their content. In a warm kernel (:mod:`fti.engine`) that serves
+kept by a key that names their content. In a warm kernel (:mod:`fti.run.kernels`) that serves
 one notebook after another, the next notebook then gets them without the work.
 """
 

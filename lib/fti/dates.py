@@ -46,6 +46,11 @@ def days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
         yield start + dt.timedelta(days=i)
 
 
+def last_labelled_day(day: dt.date, label_delay_days: int) -> dt.date:
+    """The last flight day whose labels have been published by the start of ``day``."""
+    return day - dt.timedelta(days=int(label_delay_days))
+
+
 def day_start_utc(day: dt.date) -> pd.Timestamp:
     """The instant local midnight starts ``day``, in UTC."""
     return pd.Timestamp(day).tz_localize(TIMEZONE).tz_convert("UTC").as_unit("us")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 
 class FTIError(Exception):
-    """Base class for every error this project raises on purpose."""
+    """Base class for every error this project raises on purpose.
+
+    In a notebook IPython shows such an error as its message alone, without the library's
+    frames: the message says what is wrong and what to do. The cell still fails (papermill
+    stops with a non-zero exit), and ``%tb`` in a new cell shows the whole traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for showing an exception
+        return [f"\x1b[1;31m{type(self).__name__}\x1b[0m: {self}",
+                "(the library's traceback: run %tb in a new cell)"]
 
 
 class ParameterError(FTIError, ValueError):

@@ -15,6 +15,7 @@ import pandas as pd
 from fti.config import DELAY_THRESHOLD_MINUTES, TIME_DTYPE
 from fti.dates import day_start_utc, days, to_utc
 from fti.expectations import check_outcomes, check_schedule, check_weather
+from fti.progress import bar as progress_bar
 from fti.source import FlightSource, PublishedData
 from fti.store import FeatureGroup, FeatureStore, validate
 from fti.views import FeatureView, Join
@@ -93,6 +94,9 @@ FLIGHT_VIEW = FeatureView(
     spine=SCHEDULE.name,
     spine_version=SCHEDULE.version,
     spine_columns=tuple(SCHEDULE.schema),
+    spine_features=("carrier", "origin", "dest", "distance", "sched_hour", "day_of_week",
+                    "plane_age", "plane_seats"),
+    categorical=("carrier", "origin", "dest"),
     joins=(
         Join(WEATHER.name, WEATHER.version, on=("origin",),
              features=("temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure",
@@ -280,15 +284,13 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
     the store that running the days one by one leaves. All days are computed and checked
     before the first write: a bad batch anywhere in the range writes nothing.
     """
-    from tqdm import tqdm
-
     register_groups(store)
     planes = source.planes()
     carriers = set(source.airlines()["carrier"])
     run_days = list(days(start, end))
     batches = [
         build_day(source.published_at(day), planes, carriers)
-        for day in tqdm(run_days, desc="features", unit="day", disable=not progress)
+        for day in progress_bar(run_days, desc="features", unit="day", disable=not progress)
     ]
     for batch in batches:
         write_day(store, batch)

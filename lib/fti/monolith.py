@@ -1,16 +1,12 @@
 """Lesson 00's pipelines before FTI: an experiment, a monolith, and training and inference
 split into two pipelines that each carry their own copy of the feature code.
 
-Teaching code for ``notebooks/00_from_monolith_to_fti.ipynb``; the system the course runs is
-the FTI pipelines of notebooks 01-04. The point here is the *shape* of the pipelines, so
-they reuse the project's raw source (:class:`~fti.source.FlightSource`), its pure feature
-functions (:mod:`fti.features`) and the join definitions of its feature view
-(:data:`~fti.features.FLIGHT_VIEW`); what differs is *when* and *where* features are
-computed: from raw data, inside each pipeline, on every call.
-
-One copy of the feature code here has a **deliberate bug** (:data:`SKEWS`), so that the
-lesson can measure training/serving skew and catch it with a parity check
-(:mod:`fti.parity`).
+Teaching code for ``notebooks/00_from_monolith_to_fti.ipynb`` (the system itself is the
+FTI pipelines of notebooks 01-04). It reuses the project's raw source, its pure feature
+functions and its feature view's join definitions: what differs is *where* and *when*
+features are computed (from raw data, inside each pipeline, on every call). One copy of the
+feature code has a **deliberate bug** (:data:`SKEWS`), so that the lesson can measure
+training/serving skew and catch it with :mod:`fti.parity`.
 """
 
 from __future__ import annotations
@@ -29,6 +25,7 @@ from fti.dates import day_start_utc, days
 from fti.errors import ParameterError
 from fti.expectations import check_weather
 from fti.features import FLIGHT_VIEW, SCHEDULE, STATS_WINDOW_DAYS
+from fti.progress import bar
 from fti.source import FlightSource
 from fti.views import pit_join
 
@@ -95,10 +92,12 @@ SKEWS = {
 @dataclass(frozen=True)
 class RawHistory:
     """The raw data a pipeline reads at the start of ``run_day``: the schedules and weather
-    forecasts from ``first`` to ``run_day`` and the outcomes published by then."""
+    forecasts from ``first`` to ``run_day`` and the outcomes published by then (those of the
+    flights up to ``label_delay_days`` before ``run_day``)."""
 
     first: dt.date
     run_day: dt.date
+    label_delay_days: int
     schedule: pd.DataFrame
     weather: pd.DataFrame
     outcomes: pd.DataFrame
@@ -120,7 +119,7 @@ def read_raw(source: FlightSource, run_day: dt.date, history_days: int) -> RawHi
     last_outcome = published.last_outcome_day
     outcomes = (published.outcomes(first, last_outcome) if first <= last_outcome
                 else published.outcomes(last_outcome).iloc[:0])  # none in the history
-    return RawHistory(first, run_day, schedule, weather, outcomes)
+    return RawHistory(first, run_day, source.label_delay_days, schedule, weather, outcomes)
 
 
 def _day_keys(frame: pd.DataFrame) -> np.ndarray:
@@ -131,12 +130,12 @@ def _key(day: dt.date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
-def _stats(raw: RawHistory, entity: str, window_days: int, label_delay_days: int) -> pd.DataFrame:
+def _stats(raw: RawHistory, entity: str, window_days: int) -> pd.DataFrame:
     """The delay statistics each morning of the history would have known, from raw outcomes."""
     keys = _day_keys(raw.outcomes)
     frames = []
     for morning in days(raw.first, raw.run_day):
-        last = morning - dt.timedelta(days=label_delay_days)
+        last = morning - dt.timedelta(days=raw.label_delay_days)
         first = max(raw.first, last - dt.timedelta(days=window_days - 1))
         lo = np.searchsorted(keys, _key(first), side="left")
         hi = np.searchsorted(keys, _key(last), side="right")
@@ -148,8 +147,7 @@ def _stats(raw: RawHistory, entity: str, window_days: int, label_delay_days: int
     return pd.concat(frames, ignore_index=True) if frames else group.empty()
 
 
-def feature_table(raw: RawHistory, planes: pd.DataFrame, code: FeatureCode = ORIGINAL,
-                  label_delay_days: int = 1) -> pd.DataFrame:
+def feature_table(raw: RawHistory, planes: pd.DataFrame, code: FeatureCode) -> pd.DataFrame:
     """Feature rows of every flight in ``raw``, computed from the raw data with ``code``.
 
     The same pure feature functions as the feature pipeline, joined point-in-time as the
@@ -159,10 +157,8 @@ def feature_table(raw: RawHistory, planes: pd.DataFrame, code: FeatureCode = ORI
     spine = code.schedule_features(raw.schedule, planes)
     tables = {
         features.WEATHER.name: features.weather_features(raw.weather, raw.weather.iloc[:0]),
-        features.CARRIER_STATS.name: _stats(raw, "carrier", code.stats_window_days,
-                                            label_delay_days),
-        features.ORIGIN_STATS.name: _stats(raw, "origin", code.stats_window_days,
-                                           label_delay_days),
+        features.CARRIER_STATS.name: _stats(raw, "carrier", code.stats_window_days),
+        features.ORIGIN_STATS.name: _stats(raw, "origin", code.stats_window_days),
     }
     event_time = {g.name: g.event_time for g in features.GROUPS}
     for join in FLIGHT_VIEW.joins:
@@ -200,7 +196,7 @@ class Experiment:
                                                                               "roc_auc"])
 
 
-def experiment(labelled: pd.DataFrame, holdout_days: int, seed: int = 42) -> Experiment:
+def experiment(labelled: pd.DataFrame, holdout_days: int, seed: int) -> Experiment:
     """Train on the earlier days, score the model and the baseline on the last ones."""
     day = training.flight_day(labelled)
     split = training.split_by_time(labelled, holdout_days, day.min(), day.max())
@@ -227,19 +223,24 @@ class MonolithRun:
 
 
 def monolith(source: FlightSource, mode: str, run_day: dt.date, history_days: int, *,
-             model: object = None, holdout_days: int = 7, seed: int = 42) -> MonolithRun:
+             model: object = None, holdout_days: int | None = None,
+             seed: int | None = None) -> MonolithRun:
     """The whole ML program in one pipeline; ``mode`` chooses training or inference.
 
     Either way it reads the raw history before ``run_day`` and computes every feature from
     it: one feature code path for both modes. ``train`` fits a model on the labelled flights
-    (the experiment); ``infer`` scores the flights scheduled on ``run_day`` with ``model``.
+    (the experiment, with ``holdout_days`` and ``seed``); ``infer`` scores the flights
+    scheduled on ``run_day`` with ``model``.
     """
     if mode not in MODES:
         raise ParameterError(f"mode={mode!r}: the monolith knows 'train' and 'infer'.")
     if mode == "infer" and model is None:
         raise ParameterError("mode='infer' needs a model: train one first (mode='train').")
+    if mode == "train" and (holdout_days is None or seed is None):
+        raise ParameterError("mode='train' needs holdout_days (the days to evaluate on) and "
+                             "a seed.")
     raw = read_raw(source, run_day, history_days)
-    table = feature_table(raw, source.planes(), ORIGINAL, source.label_delay_days)
+    table = feature_table(raw, source.planes(), ORIGINAL)
     if mode == "train":
         return MonolithRun(mode, table, experiment(with_labels(table, raw), holdout_days, seed))
     today = on_day(table, run_day)
@@ -265,12 +266,10 @@ def infer_timings(source: FlightSource, model: object, run_day: dt.date,
     Also compares each call's features of the day with those of the longest history: a
     history shorter than the statistics window gives different (incomplete) features.
     """
-    from tqdm import tqdm
-
     from fti.parity import compare
 
     rows, tables = [], {}
-    for length in tqdm(lengths, desc="monolith infer", unit="call", disable=not progress):
+    for length in bar(lengths, desc="monolith infer", unit="call", disable=not progress):
         start = time.process_time()
         run = monolith(source, "infer", run_day, length, model=model)
         seconds = time.process_time() - start
@@ -288,12 +287,11 @@ def infer_timings(source: FlightSource, model: object, run_day: dt.date,
 
 # --- act 3: training and inference split, each with its own feature code -------------------
 def training_pipeline(source: FlightSource, run_day: dt.date, history_days: int,
-                      code: FeatureCode = ORIGINAL, holdout_days: int = 7,
-                      seed: int = 42) -> Experiment:
+                      code: FeatureCode, holdout_days: int, seed: int) -> Experiment:
     """Train on the ``history_days`` days before ``run_day``, with this pipeline's feature
     code (its copy)."""
     raw = read_raw(source, run_day, history_days)
-    table = feature_table(raw, source.planes(), code, source.label_delay_days)
+    table = feature_table(raw, source.planes(), code)
     return experiment(with_labels(table, raw), holdout_days, seed)
 
 
@@ -308,7 +306,7 @@ def features_for_days(source: FlightSource, first: dt.date, last: dt.date,
     """
     history = code.stats_window_days + source.label_delay_days
     raw = read_raw(source, last, (last - first).days + history)
-    table = feature_table(raw, source.planes(), code, source.label_delay_days)
+    table = feature_table(raw, source.planes(), code)
     day = training.flight_day(table)
     return table[(day >= first) & (day <= last)].reset_index(drop=True)
 

@@ -3,7 +3,8 @@
 Papermill injects parameters loosely typed (a date is a string, a number may arrive as a
 string from the command line). Each notebook passes its raw parameters to one function
 here and gets back a frozen dataclass, or a :class:`~fti.errors.ParameterError` whose
-message a student can act on.
+message a student can act on. The functions have no defaults: a parameter's default lives
+in the notebook's ``parameters`` cell only.
 """
 
 from __future__ import annotations
@@ -74,12 +75,37 @@ class FeatureParams:
     source_dir: Path | None
     data_dir: Path
     fault: Fault | None
-    figures: bool = True
+    figures: bool
+    engine: str
+    spark_master: str  # the resolved master URL with engine "spark", else ""
 
 
-def feature_params(start_date: str, end_date: str, label_delay_days: int = 1,
-                   source_dir: str = "", data_dir: str = "", inject_fault: str = "",
-                   fault_start: str = "2013-06-15", figures: bool = True) -> FeatureParams:
+#: The feature pipeline's engines: where the days of a backfill are computed.
+ENGINES = {"pandas": "in this process, one day after the other",
+           "spark": "on Apache Spark's executors (local[*] or a cluster)"}
+
+
+def _engine(engine: object, spark_master: object) -> tuple[str, str]:
+    name = str(engine).strip().lower()
+    if name not in ENGINES:
+        known = "; ".join(f"'{k}' ({v})" for k, v in ENGINES.items())
+        raise ParameterError(f"engine={engine!r} is unknown; use {known}.")
+    master = str(spark_master).strip()
+    if name != "spark":
+        if master:
+            raise ParameterError(
+                f"spark_master={master!r} is set but engine={engine!r}: set engine='spark' to "
+                f"run the backfill on Spark, or leave spark_master empty."
+            )
+        return name, ""
+    from fti.spark import resolve_master
+
+    return name, resolve_master(master)
+
+
+def feature_params(start_date: str, end_date: str, label_delay_days: int, source_dir: str,
+                   data_dir: str, inject_fault: str, fault_start: str,
+                   figures: bool, engine: str, spark_master: str) -> FeatureParams:
     start = _in_year(parse_day(start_date, "start_date"), "start_date")
     end = _in_year(parse_day(end_date, "end_date"), "end_date")
     check_range(start, end, "start_date", "end_date")
@@ -92,7 +118,7 @@ def feature_params(start_date: str, end_date: str, label_delay_days: int = 1,
         fault = Fault(inject_fault, parse_day(fault_start, "fault_start"))
     return FeatureParams(start, end, _int(label_delay_days, "label_delay_days", 1),
                          Path(source_dir) if source_dir else None, data_root(data_dir), fault,
-                         _flag(figures, "figures"))
+                         _flag(figures, "figures"), *_engine(engine, spark_master))
 
 
 @dataclass(frozen=True)
@@ -103,12 +129,14 @@ class TrainingParams:
     model_name: str
     promote: str
     seed: int
+    max_trees: int
+    importance_rows: int
     data_dir: Path
 
 
-def training_params(train_start: str, train_end: str, holdout_days: int = 14,
-                    model_name: str = "flight_delay", promote: str = "if_better",
-                    seed: int = 42, data_dir: str = "") -> TrainingParams:
+def training_params(train_start: str, train_end: str, holdout_days: int, model_name: str,
+                    promote: str, seed: int, max_trees: int, importance_rows: int,
+                    data_dir: str) -> TrainingParams:
     from fti.training import PROMOTION_POLICIES
 
     start = _in_year(parse_day(train_start, "train_start"), "train_start")
@@ -118,7 +146,8 @@ def training_params(train_start: str, train_end: str, holdout_days: int = 14,
         raise ParameterError(f"promote={promote!r}: use one of {list(PROMOTION_POLICIES)}.")
     return TrainingParams(start, end, _int(holdout_days, "holdout_days", 1),
                           _name(model_name, "model_name"), promote, _int(seed, "seed"),
-                          data_root(data_dir))
+                          _int(max_trees, "max_trees", 1),
+                          _int(importance_rows, "importance_rows", 100), data_root(data_dir))
 
 
 @dataclass(frozen=True)
@@ -129,13 +158,11 @@ class InferenceParams:
     model_version: int | None
     threshold: float
     data_dir: Path
-    figures: bool = True
+    figures: bool
 
 
-def inference_params(run_date: str, model_name: str = "flight_delay",
-                     model_alias: str = "champion", model_version: int = 0,
-                     threshold: float = 0.5, data_dir: str = "",
-                     figures: bool = True) -> InferenceParams:
+def inference_params(run_date: str, model_name: str, model_alias: str, model_version: int,
+                     threshold: float, data_dir: str, figures: bool) -> InferenceParams:
     version = _int(model_version, "model_version", 0)
     return InferenceParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
                            _name(model_name, "model_name"), _name(model_alias, "model_alias"),
@@ -160,9 +187,9 @@ class MonitoringParams:
         return end - dt.timedelta(days=self.window_days - 1), end
 
 
-def monitoring_params(run_date: str, window_days: int = 7, model_name: str = "flight_delay",
-                      drift_share_threshold: float = 0.3, auc_drop_threshold: float = 0.05,
-                      data_dir: str = "", reports_dir: str = "") -> MonitoringParams:
+def monitoring_params(run_date: str, window_days: int, model_name: str,
+                      drift_share_threshold: float, auc_drop_threshold: float, data_dir: str,
+                      reports_dir: str) -> MonitoringParams:
     return MonitoringParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
                             _int(window_days, "window_days", 1), _name(model_name, "model_name"),
                             _fraction(drift_share_threshold, "drift_share_threshold"),
@@ -197,9 +224,8 @@ class PrologueParams:
         return self.data_dir / "lessons" / "00_from_monolith_to_fti"
 
 
-def prologue_params(run_date: str, history_days: int = 21, holdout_days: int = 7,
-                    eval_days: int = 7, skew: str = "utc_hour", seed: int = 42,
-                    data_dir: str = "") -> PrologueParams:
+def prologue_params(run_date: str, history_days: int, holdout_days: int, eval_days: int,
+                    skew: str, seed: int, data_dir: str) -> PrologueParams:
     from fti.features import STATS_WINDOW_DAYS
     from fti.monolith import SKEWS
 

@@ -18,10 +18,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ from typing import Any
 from fti.cache import Recent
 from fti.config import repo_root
 from fti.errors import NotFoundError, RegistryError
-from fti.store import atomic_write_json
+from fti.files import atomic_write_json, new_folder, sha256_file
 
 #: Types beyond skops' defaults that our models need; nothing else may be loaded.
 TRUSTED_TYPES = (
@@ -89,14 +86,6 @@ def _load_trusted(data: bytes, source: Path) -> Any:
     return sio.loads(data, trusted=list(untrusted))
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def code_version() -> str | None:
     """The git commit of the checkout (with '-dirty' if it has changes), if it is one."""
     try:
@@ -151,8 +140,7 @@ class ModelRegistry:
         folder.mkdir(parents=True, exist_ok=True)
         existing = self.version_numbers(name)
         version = (existing[-1] + 1) if existing else 1
-        tmp = Path(tempfile.mkdtemp(prefix=f".v{version}.", dir=folder))
-        try:
+        with new_folder(folder / f"v{version}") as tmp:
             sio.dump(model, tmp / "model.skops")
             untrusted = set(sio.get_untrusted_types(file=tmp / "model.skops"))
             unknown = sorted(untrusted - set(TRUSTED_TYPES))
@@ -171,10 +159,6 @@ class ModelRegistry:
                 "packages": package_versions(),
             }
             atomic_write_json(tmp / "model.json", record)
-            os.rename(tmp, folder / f"v{version}")
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return self.get(name, version=version)
 
     def get(self, name: str, version: int | None = None, alias: str | None = None) -> ModelRecord:
@@ -206,7 +190,7 @@ class ModelRegistry:
         bytes were loaded before in this process (same sha256) is not deserialized again:
         the caller gets a deep copy of the model loaded then, so no caller can change
         another's model. In a warm kernel that serves one notebook after another (see
-        :mod:`fti.engine`) the daily inference skips the skops load most days.
+        :mod:`fti.run.kernels`) the daily inference skips the skops load most days.
         """
         data = record.model_file.read_bytes()
         actual = hashlib.sha256(data).hexdigest()

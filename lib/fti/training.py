@@ -1,7 +1,8 @@
 """Training: the model, its baseline, a time-based holdout, metrics and the promotion rule.
 
-The training data comes from the feature view (:data:`fti.features.FLIGHT_VIEW`), the
-same code that inference uses; nothing here computes a feature.
+The training data and the model's feature list come from the feature view
+(:data:`fti.features.FLIGHT_VIEW`), the same code that inference uses; nothing here
+computes a feature.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ import pandas as pd
 
 from fti.dates import local_day
 from fti.errors import NotEnoughDataError, ParameterError
+from fti.features import FLIGHT_VIEW
+from fti.progress import bar, counting, trees
 from fti.registry import ModelRecord, ModelRegistry
 from fti.store import FeatureStore, TrainingDataset
 from fti.views import FeatureView
 
-CATEGORICAL = ["carrier", "origin", "dest"]
-NUMERIC = [
-    "distance", "sched_hour", "day_of_week", "plane_age", "plane_seats",
-    "wx_temp", "wx_dewp", "wx_humid", "wx_wind_speed", "wx_wind_gust", "wx_precip",
-    "wx_pressure", "wx_visib", "wx_precip_3h", "wx_wind_speed_max_3h", "wx_visib_min_3h",
-    "carrier_delayed_share_1d", "carrier_mean_delay_1d", "carrier_delayed_share_7d",
-    "carrier_mean_delay_7d", "origin_delayed_share_1d", "origin_mean_delay_1d",
-    "origin_delayed_share_7d", "origin_mean_delay_7d",
-]
-FEATURES = CATEGORICAL + NUMERIC
+#: The model's inputs, as the feature view defines them, and which of them are categories.
+FEATURES = FLIGHT_VIEW.features
+CATEGORICAL = list(FLIGHT_VIEW.categorical)
 TARGET = "delayed"
 #: The baseline's one input: the carrier's share of delayed flights over the last 7 days.
 BASELINE_FEATURE = "carrier_delayed_share_7d"
@@ -82,8 +78,12 @@ def split_by_time(frame: pd.DataFrame, holdout_days: int, train_start: dt.date,
     return split
 
 
-def build_model(seed: int = 42, max_iter: int = 300, learning_rate: float = 0.05):
-    """A scikit-learn Pipeline: categories encoded in place, gradient-boosted trees."""
+def build_model(seed: int, max_iter: int, learning_rate: float = 0.05):
+    """A scikit-learn Pipeline: categories encoded in place, gradient-boosted trees.
+
+    ``max_iter`` is the most trees it grows; early stopping (on a random 10 % of the
+    training rows) may stop sooner. The fit's time grows with the trees and the rows.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import Pipeline
@@ -110,9 +110,14 @@ def build_model(seed: int = 42, max_iter: int = 300, learning_rate: float = 0.05
     return Pipeline([("encode", encode), ("trees", trees)])
 
 
-def fit(model, train: pd.DataFrame):
-    """Fit the pipeline on the training rows (only the model's features)."""
-    return model.fit(train[FEATURES], train[TARGET].astype(int))
+def fit(model, train: pd.DataFrame, progress: bool = False):
+    """Fit the pipeline on the training rows (only the model's features); with
+    ``progress``, a bar counts the trees as they grow (the model is the same)."""
+    features, target = train[FEATURES], train[TARGET].astype(int)
+    if not progress:
+        return model.fit(features, target)
+    with trees(model[-1], desc="fit"):
+        return model.fit(features, target)
 
 
 def predict(model, frame: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
@@ -143,14 +148,21 @@ def evaluate(y_true: pd.Series | np.ndarray, proba: np.ndarray) -> dict[str, flo
     }
 
 
-def importance(model, holdout: pd.DataFrame, seed: int = 42, n_rows: int = 3000,
-               n_repeats: int = 2) -> pd.DataFrame:
-    """Permutation importance (drop in ROC AUC) on a deterministic sample of the holdout."""
+def importance(model, holdout: pd.DataFrame, seed: int, n_rows: int, n_repeats: int = 2,
+               progress: bool = False) -> pd.DataFrame:
+    """Permutation importance (drop in ROC AUC) on a deterministic sample of ``n_rows``
+    holdout rows; its time grows with the rows and the features (a bar counts the
+    scorings with ``progress``)."""
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import get_scorer
 
     sample = holdout.sample(min(n_rows, len(holdout)), random_state=seed)
-    result = permutation_importance(model, sample[FEATURES], sample[TARGET].astype(int),
-                                    scoring="roc_auc", n_repeats=n_repeats, random_state=seed)
+    scorings = 1 + len(FEATURES) * n_repeats  # the baseline, then each feature shuffled
+    with bar(total=scorings, desc="importance", unit="scoring", disable=not progress) as done:
+        result = permutation_importance(
+            model, sample[FEATURES], sample[TARGET].astype(int),
+            scoring=counting(get_scorer("roc_auc"), done), n_repeats=n_repeats,
+            random_state=seed)
     table = pd.DataFrame({"feature": FEATURES, "importance": result.importances_mean,
                           "std": result.importances_std})
     return table.sort_values("importance", ascending=False, ignore_index=True)
@@ -231,3 +243,26 @@ def model_info(model, split: Split, dataset: TrainingDataset, metrics: dict[str,
         },
         "rows": {"train": len(split.train), "holdout": len(split.holdout)},
     }
+
+
+def register_and_promote(registry: ModelRegistry, name: str, model, split: Split,
+                         dataset: TrainingDataset, metrics: dict[str, float],
+                         baseline: dict[str, float], policy: str, train_start: dt.date,
+                         train_end: dt.date, seed: int) -> tuple[ModelRecord, Decision]:
+    """Register a trained model and decide, by ``policy``, whether it becomes champion.
+
+    The champion (if any) is scored on the same holdout first; its figures are recorded
+    with the new model's. A promotion is recorded in the alias history, dated the day after
+    the training range (the first day the model could serve).
+    """
+    current = champion_on_holdout(registry, name, split.holdout)
+    champion_metrics = current[1] if current else None
+    decision = decide_promotion(policy, metrics, champion_metrics)
+    record = registry.register(name, model, model_info(
+        model, split, dataset,
+        {"holdout": metrics, "baseline": baseline, "champion_on_holdout": champion_metrics},
+        train_start, train_end, seed))
+    if decision.promote:
+        registry.set_alias(name, "champion", record.version, decision.reason,
+                           at=(train_end + dt.timedelta(days=1)).isoformat())
+    return record, decision

@@ -110,11 +110,26 @@ class FeatureView:
     spine: str
     spine_version: int
     spine_columns: tuple[str, ...]
+    spine_features: tuple[str, ...]  # the spine columns a model takes as features
+    categorical: tuple[str, ...]  # the features that are categories, not numbers
     joins: tuple[Join, ...]
     label_group: str
     label_version: int
     label_key: str
     label_columns: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        odd = [c for c in self.spine_features if c not in self.spine_columns]
+        if odd:
+            raise SchemaError(f"{self.name}: spine features {odd} are not spine columns.")
+        odd = [c for c in self.categorical if c not in self.features]
+        if odd:
+            raise SchemaError(f"{self.name}: categorical columns {odd} are not features.")
+
+    @property
+    def features(self) -> list[str]:
+        """A model's inputs, in order: the spine's features, then every joined feature."""
+        return list(self.spine_features) + [c for j in self.joins for c in j.columns]
 
     @property
     def feature_groups(self) -> dict[str, int]:
@@ -124,6 +139,7 @@ class FeatureView:
 
     @property
     def feature_columns(self) -> list[str]:
+        """Every column :meth:`get` returns: the spine's, then every joined feature."""
         return list(self.spine_columns) + [c for j in self.joins for c in j.columns]
 
     def get(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def test_the_reference_is_the_champions_snapshot_sample_scored_by_it_and_kept_pe
         return ModelRecord("m", 1, tmp_path, {"sha256": sha, "features": ["x"], "lineage": {
             "training_dataset": {"name": dataset.name, "version": dataset.version}}})
 
-    monkeypatch.setattr(monitoring, "_REFERENCES", Recent(2))
+    monkeypatch.setattr(monitoring.inputs, "_REFERENCES", Recent(2))
     first = monitoring.reference_data(store, champion("a"), Model(), n=20)
     assert len(first) == 20 and first["x"].isin(frame["x"]).all()
     assert (first[monitoring.PREDICTION_COLUMN] == first["x"] / 100).all()

@@ -8,11 +8,12 @@ import datetime as dt
 
 import pytest
 
-from fti import cli, config
+from fti import config
 from fti.inference import read_predictions
 from fti.monitoring import read_history
 from fti.registry import ModelRegistry
-from fti.runs import read_manifest
+from fti.run import cli
+from fti.run.runs import read_manifest
 from fti.store import FeatureStore
 
 pytestmark = pytest.mark.slow

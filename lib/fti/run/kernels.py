@@ -1,10 +1,10 @@
-"""A papermill engine that keeps one warm kernel and gives every notebook a clean slate.
+"""Warm kernels: one per process, thread and kernel name, kept and reset before each notebook.
 
 Plain papermill starts a new kernel for every notebook and shuts it down afterwards, so a
 notebook pays for the kernel's start and for importing pandas, scikit-learn, matplotlib,
 Evidently and ``fti`` before its own work begins: seconds per execution, hundreds of times
-in a replayed year. The ``warm`` engine starts one kernel per process (per kernel name and
-thread) and keeps it. Before each notebook it resets what a fresh kernel would not have:
+in a replayed year. A warm kernel is started once and kept. Before each notebook it is
+reset to what a fresh kernel would have:
 
 - the user namespace and the execution counter (``In [1]`` again), as ``%reset`` does;
 - the working directory, ``os.environ``, ``sys.path`` and ``sys.argv`` (as at kernel start);
@@ -17,25 +17,19 @@ Imported modules stay loaded, with their module-level state, which is the speed-
 its kernel leaves the kernel behind: the next notebook starts a new one. So does a change
 of the parent's environment variables, which a fresh kernel would inherit.
 
-Two more savings: papermill writes the output notebook before and after every cell; this
-engine writes it at the start, at the end (also after a failure) and between cells only
-every 30 s (papermill's autosave interval). And what survives the reset is frozen out of
-the garbage collector (``gc.freeze``), so collections stay quick in a kernel that holds
-pandas, scikit-learn and Evidently; and on glibc the memory the last notebook freed is
-handed back to the system (``malloc_trim``), so a kernel's resident size falls back after
-a training run instead of staying at its high-water mark; Arrow's allocator (mimalloc),
-which keeps what it freed out of ``malloc_trim``'s reach (about 180 MB after a day's
-feature run), is asked to let go too. That part of the reset is asked for as soon as a
-notebook ends, without waiting for it, so an idle kernel holds no more than a reset leaves.
+What survives the reset is frozen out of the garbage collector (``gc.freeze``), so
+collections stay quick in a kernel that holds pandas, scikit-learn and Evidently; and on
+glibc the memory the last notebook freed is handed back to the system (``malloc_trim``),
+so a kernel's resident size falls back after a training run instead of staying at its
+high-water mark; Arrow's allocator (mimalloc), which keeps what it freed out of
+``malloc_trim``'s reach (about 180 MB after a day's feature run), is asked to let go too.
+That part of the reset is asked for as soon as a notebook ends, without waiting for it, so
+an idle kernel holds no more than a reset leaves.
 
 :data:`KERNEL_MANAGER` talks to the kernel over ``ipc`` (Unix sockets in a private
 temporary folder) rather than TCP on localhost, which also spares every notebook
-ipykernel's warning about unencrypted TCP; :mod:`fti.runs` gives it to both engines. Use
-the engine through papermill::
-
-    import fti.engine  # registers "warm"
-    papermill.execute_notebook(src, out, parameters, engine_name="warm",
-                               kernel_manager_class=fti.engine.KERNEL_MANAGER)
+ipykernel's warning about unencrypted TCP; :mod:`fti.run.runs` gives it to both engines.
+The papermill engine that uses these kernels is :mod:`fti.run.engine`.
 """
 
 from __future__ import annotations
@@ -55,17 +49,11 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import Engine, NotebookExecutionManager, papermill_engines
 from papermill.log import logger
-from papermill.utils import merge_kwargs, remove_args
 from traitlets import default
 
-__all__ = ["ENGINE_NAME", "KERNEL_MANAGER", "WarmEngine", "close", "kernel_environment",
+__all__ = ["KERNEL_MANAGER", "WarmKernel", "close", "kernel", "kernel_environment",
            "openmp_threads"]
-
-#: The name papermill knows the engine by (``engine_name="warm"``).
-ENGINE_NAME = "warm"
 
 _IPC = sys.platform != "win32"  # zmq's ipc transport needs Unix domain sockets
 _socket_dir: Path | None = None
@@ -304,23 +292,30 @@ def openmp_threads(threads: int) -> Iterator[None]:
         _this_thread.openmp = before
 
 
-def _kernel(kernel_name: str, startup_timeout: int) -> WarmKernel:
+def openmp_threads_here() -> int | None:
+    """The OpenMP threads :func:`openmp_threads` set for this thread (None: the kernel's)."""
+    return getattr(_this_thread, "openmp", None)
+
+
+def kernel(kernel_name: str, startup_timeout: int) -> WarmKernel:
     """This thread's warm kernel for ``kernel_name``: reused if alive and the environment is
     unchanged, else (re)started."""
     key = (threading.get_ident(), kernel_name)
     with _lock:
         kernel = _kernels.get(key)
     if kernel is not None and (kernel.environ != _environment() or not kernel.alive()):
-        _discard(key)
+        discard(key)
         kernel = None
     if kernel is None:
+        _close_at_exit()
         kernel = WarmKernel(kernel_name, startup_timeout)
         with _lock:
             _kernels[key] = kernel
     return kernel
 
 
-def _discard(key: tuple[int, str]) -> None:
+def discard(key: tuple[int, str]) -> None:
+    """Shut the kernel of ``key`` (thread id, kernel name) down and forget it."""
     with _lock:
         kernel = _kernels.pop(key, None)
     if kernel is not None:
@@ -335,7 +330,7 @@ def close(this_thread_only: bool = False) -> None:
     me = threading.get_ident()
     for key in list(_kernels):
         if not this_thread_only or key[0] == me:
-            _discard(key)
+            discard(key)
 
 
 def _at_exit() -> None:
@@ -344,86 +339,16 @@ def _at_exit() -> None:
         shutil.rmtree(_socket_dir, ignore_errors=True)
 
 
-atexit.register(_at_exit)
+_exit_hook = threading.Lock()
+_exit_hook_set = False
 
 
-class _FewerSaves(NotebookExecutionManager):
-    """Papermill's bookkeeping, minus most of its writes of the output notebook.
+def _close_at_exit() -> None:
+    """Shut every kernel down when the process exits (registered with the first kernel,
+    so that importing this module changes nothing)."""
+    global _exit_hook_set
+    with _exit_hook:
+        if not _exit_hook_set:
+            atexit.register(_at_exit)
+            _exit_hook_set = True
 
-    Papermill writes the whole output notebook before and after every cell (about 10 ms
-    each, twice per cell). This manager writes it when the notebook starts, when it ends
-    (also after a failure, with every output so far) and between cells only once
-    ``autosave_cell_every`` seconds (papermill's own autosave interval, 30 s) have passed.
-    The final file is the same; only someone watching it mid-run sees it less often.
-    """
-
-    _between_cells = False
-
-    def save(self, **kwargs: Any) -> None:
-        if self._between_cells and self.autosave_cell_every and (
-                self.now() - self.last_save_time).total_seconds() < self.autosave_cell_every:
-            return
-        super().save(**kwargs)
-
-    def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
-        self._between_cells = True
-        try:
-            super().cell_start(cell, cell_index, **kwargs)
-        finally:
-            self._between_cells = False
-
-    def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
-        self._between_cells = True
-        try:
-            super().cell_complete(cell, cell_index, **kwargs)
-        finally:
-            self._between_cells = False
-
-
-class WarmEngine(Engine):
-    """Papermill's nbclient engine on a kernel that survives the notebook (see module doc)."""
-
-    @classmethod
-    def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,
-                         progress_bar: bool = True, log_output: bool = False,
-                         autosave_cell_every: int = 30, **kwargs: Any) -> Any:
-        """Papermill's ``Engine.execute_notebook`` with :class:`_FewerSaves` bookkeeping."""
-        nb_man = _FewerSaves(nb, output_path=output_path, log_output=log_output,
-                             progress_bar=progress_bar, autosave_cell_every=autosave_cell_every)
-        nb_man.notebook_start()
-        try:
-            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
-        finally:
-            nb_man.cleanup_pbar()
-            nb_man.notebook_complete()
-        return nb_man.nb
-
-    @classmethod
-    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
-                                 stdout_file: Any = None, stderr_file: Any = None,
-                                 start_timeout: int = 60, execution_timeout: int | None = None,
-                                 **kwargs: Any) -> Any:
-        kwargs = remove_args(["input_path", "kernel_manager_class"], **kwargs)
-        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
-        final_kwargs = merge_kwargs(
-            safe_kwargs, timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
-            startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
-            log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
-        key = (threading.get_ident(), kernel_name)
-        kernel = _kernel(kernel_name, start_timeout)
-        clean = False
-        try:
-            kernel.reset(os.getcwd(), openmp_threads=getattr(_this_thread, "openmp", None))
-            client = PapermillNotebookClient(nb_man, km=kernel.km, **final_kwargs)
-            client.kc = kernel.kc  # nbclient then neither starts nor shuts down a kernel
-            client.execute()
-            clean = not nb_man.nb.metadata.papermill.get("exception")
-        finally:
-            if not clean:  # failed, interrupted or dead: the next notebook gets a new kernel
-                _discard(key)
-        if clean:  # the kernel waits for the next notebook
-            kernel.release()
-        return nb_man.nb
-
-
-papermill_engines.register(ENGINE_NAME, WarmEngine)

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fti import config
-from fti.store import atomic_write_text
+from fti.files import atomic_write_text
 
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;

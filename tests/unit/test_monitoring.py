@@ -262,4 +262,5 @@ def test_drift_verdicts_are_read_from_the_test_status_not_from_the_score():
         ],
         "tests": [{"metric_config": {"metric_id": "m1"}, "status": "FAIL"}],
     }  # fmt: skip
-    assert monitoring._read_verdicts(snapshot) == {"temp": ("K-S p_value", 0.001, 0.05, True)}
+    verdicts = monitoring.datadrift._read_verdicts(snapshot)
+    assert verdicts == {"temp": ("K-S p_value", 0.001, 0.05, True)}

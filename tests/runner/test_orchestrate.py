@@ -19,25 +19,31 @@ import nbformat
 import pandas as pd
 import pytest
 
-from fti import cli, config, orchestrate, report
-from fti.orchestrate import Options, PipelineFailed, is_due, simulate
-from fti.runs import read_manifest, run_notebook
+from fti import config
+from fti.monitoring import history as monitoring_history
+from fti.run import cli, report
+from fti.run.orchestrate import PipelineFailed, simulate
+from fti.run.plan import Options, is_due
+from fti.run.runs import read_manifest, run_notebook
 
-PARAMETERS = {
-    "01_feature_pipeline": {"start_date": '""', "end_date": '""', "label_delay_days": "1",
-                            "source_dir": '""', "data_dir": '""', "inject_fault": '""',
-                            "fault_start": '"2013-06-15"', "figures": "True"},
-    "02_training_pipeline": {"train_start": '""', "train_end": '""', "holdout_days": "14",
-                             "model_name": '"m"', "promote": '"if_better"', "seed": "42",
-                             "data_dir": '""'},
-    "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
-                              "model_version": "0", "threshold": "0.5", "data_dir": '""',
-                              "figures": "True"},
-    "04_monitoring_pipeline": {"run_date": '""', "window_days": "7", "model_name": '"m"',
-                               "drift_share_threshold": "0.3", "auc_drop_threshold": "0.05",
-                               "data_dir": '""', "reports_dir": '""'},
-}
-FAULT_CELL = ('if inject_fault == "boom" and start_date >= fault_start:\n'
+
+def _parameters() -> dict[str, dict[str, str]]:
+    """The real notebooks' parameters and their defaults (as source text), so the tiny
+    stand-ins take what the real ones take; their model has a name of its own."""
+    import papermill
+
+    real = {stem: {name: spec["default"] for name, spec in
+                   papermill.inspect_notebook(str(config.notebooks_dir() / f"{stem}.ipynb")
+                                              ).items()}
+            for stem in ("01_feature_pipeline", "02_training_pipeline",
+                         "03_inference_pipeline", "04_monitoring_pipeline")}
+    for stem in ("02_training_pipeline", "03_inference_pipeline", "04_monitoring_pipeline"):
+        real[stem]["model_name"] = '"m"'
+    return real
+
+
+PARAMETERS = _parameters()
+FAULT_CELL = ('if inject_fault == "visib_stuck" and start_date >= fault_start:\n'
               '    raise ValueError(f"injected fault on {start_date}")')
 
 
@@ -78,7 +84,7 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         "reasons": ["drift share 0.45 > 0.30" if f"2013-06-0{d}" in retrain_on else ""
                     for d in range(1, 5)],
     })
-    monkeypatch.setattr(orchestrate, "read_monitoring_history", lambda data_dir: history)
+    monkeypatch.setattr(monitoring_history, "read_history", lambda store: history)
     monkeypatch.setattr(report, "monitoring_history", lambda data: None)
     options = Options(data_dir=str(data), reports_dir=str(reports), export_html=False)
     return {"notebooks": notebooks, "data": data, "reports": reports, "options": options}
@@ -183,7 +189,7 @@ def test_the_dependency_check_catches_a_step_started_too_early():
 def test_a_failure_with_two_kernels_completes_the_days_before_it_and_stops(tiny):
     run_dir = tiny["reports"] / "runs" / "ahead-broken"
     faulty = dataclasses.replace(tiny["options"], monitor_every_days=0, features_ahead=5,
-                                 inject_fault="boom", fault_start="2013-06-03")
+                                 inject_fault="visib_stuck", fault_start="2013-06-03")
     with pytest.raises(PipelineFailed, match="injected fault on 2013-06-03"):
         simulate("2013-06-01", "2013-06-06", run_dir, faulty)
     steps = {s["name"]: s["status"] for s in read_manifest(run_dir)["steps"]}
@@ -198,7 +204,7 @@ def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, caps
     code = cli.main(["simulate", "--start", "2013-06-01", "--end", "2013-06-03",
                      "--run-dir", str(run_dir), "--data-dir", str(tiny["data"]),
                      "--reports-dir", str(tiny["reports"]), "--no-html", "--monitor-every", "0",
-                     "--inject-fault", "boom", "--fault-start", "2013-06-02"])
+                     "--inject-fault", "visib_stuck", "--fault-start", "2013-06-02"])
     err = capsys.readouterr().err
     assert code == 1
     assert "01_feature_pipeline.ipynb" in err
@@ -217,7 +223,7 @@ def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, caps
 def test_resume_skips_the_steps_that_were_ok_and_completes_the_rest(tiny):
     run_dir = tiny["reports"] / "runs" / "resumed"
     faulty = Options(data_dir=str(tiny["data"]), reports_dir=str(tiny["reports"]),
-                     monitor_every_days=2, inject_fault="boom", fault_start="2013-06-02",
+                     monitor_every_days=2, inject_fault="visib_stuck", fault_start="2013-06-02",
                      export_html=False)
     with pytest.raises(PipelineFailed, match="injected fault"):
         simulate("2013-06-01", "2013-06-03", run_dir, faulty)
@@ -343,7 +349,7 @@ def test_every_command_has_help(command):
 
 
 def test_the_cli_imports_nothing_heavy():
-    code = ("import sys, fti.cli; "
+    code = ("import sys, fti.run.cli; "
             "print(sorted(m for m in ('pandas', 'papermill', 'nbconvert', 'matplotlib') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -353,10 +359,29 @@ def test_the_cli_imports_nothing_heavy():
 
 def test_reading_decisions_leaves_the_chains_environment_alone(tmp_path):
     """A changed environment restarts the warm kernels; importing scikit-learn changes it."""
-    code = ("import os, sys; from fti import orchestrate; before = dict(os.environ); "
-            f"o = orchestrate.Options(data_dir={str(tmp_path)!r}); "
-            "orchestrate.read_monitoring_history(o.data_dir); orchestrate.champion_version(o); "
+    code = ("import datetime, os, sys; from fti.run import plan; before = dict(os.environ); "
+            f"o = plan.Options(data_dir={str(tmp_path)!r}); "
+            "plan.training_due(datetime.date(2013, 6, 8), None, o, True); "
+            "plan.champion_version(o); "
             "print(dict(os.environ) == before, 'sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+@pytest.mark.parametrize(("command", "notebook", "says"), [
+    (["day", "2013-06-03", "--threshold", "1.5"], "03_inference_pipeline", "threshold=1.5"),
+    (["simulate", "--start", "2013-12-30", "--end", "2014-01-01"], "01_feature_pipeline",
+     "2014-01-01"),
+    (["run", "inference", "-p", "run_date=2013-06-05", "-p", "threshold=2"],
+     "03_inference_pipeline", "threshold=2"),
+    (["demo", "--holdout-days", "0"], "02_training_pipeline", "holdout_days=0"),
+])
+def test_a_bad_parameter_is_refused_before_any_notebook_runs(tiny, capsys, command, notebook,
+                                                             says):
+    code = cli.main([*command, "--data-dir", str(tiny["data"]),
+                     "--reports-dir", str(tiny["reports"]), "--no-html"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{notebook}.ipynb" in err and says in err and "Nothing was run" in err
+    assert _log(tiny["data"]) == []  # no notebook ran, nothing was written

@@ -49,6 +49,33 @@ def _assignment(text: str) -> tuple[str, Any]:
     return name.strip(), parse_value(value)
 
 
+#: Options that pass a notebook parameter on: flag, metavar, type, what it is. Their
+#: defaults are the notebooks' (fti.run.plan.NOTEBOOK_PARAMETERS says which notebook's).
+_NOTEBOOK_OPTIONS = (
+    ("--model-name", "NAME", str, "registered model name"),
+    ("--window-days", "DAYS", int, "monitoring window in days"),
+    ("--threshold", "P", float, "probability that flags a flight as delayed"),
+    ("--history-start", "DATE", str, "first day of every training range"),
+    ("--holdout-days", "DAYS", int, "days at the end of a training range held out"),
+    ("--label-delay-days", "DAYS", int, "days until a flight's label arrives"),
+    ("--inject-fault", "KIND", str, "make the raw weather feed faulty: visib_stuck "
+     "(monitoring catches it) or temp_kelvin (the feature pipeline refuses it)"),
+    ("--fault-start", "DATE", str, "first day of the injected fault"),
+)
+
+
+def _notebook_parameter(option: str) -> tuple[str, tuple[str, ...]]:
+    from fti.run.options import NOTEBOOK_PARAMETERS
+
+    return NOTEBOOK_PARAMETERS[option]
+
+
+def _runner_default(option: str) -> Any:
+    from fti.run.options import Options
+
+    return getattr(Options, option)
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
@@ -71,25 +98,17 @@ def _common_options() -> argparse.ArgumentParser:
     g.add_argument("--no-daily-figures", dest="daily_figures", action="store_false",
                    default=None, help="daily feature and inference runs show small tables "
                    "instead of figures (faster; same results)")
-    g.add_argument("--model-name", help="registered model name (default: flight_delay)")
+    for flag, meta, kind, what in _NOTEBOOK_OPTIONS:
+        option = flag.removeprefix("--").replace("-", "_")
+        parameter, pipelines = _notebook_parameter(option)
+        g.add_argument(flag, dest=option, metavar=meta, type=kind,
+                       help=f"{what} (default: {parameter} of the {pipelines[0]} notebook)")
     g.add_argument("--monitor-every", dest="monitor_every_days", type=int, metavar="DAYS",
-                   help="run monitoring every DAYS days of a simulation; 0 = never (default: 7)")
+                   help="run monitoring every DAYS days of a simulation; 0 = never "
+                   f"(default: {_runner_default('monitor_every_days')})")
     g.add_argument("--retrain-every", dest="retrain_every_days", type=int, metavar="DAYS",
-                   help="also retrain every DAYS days; 0 = only when monitoring asks (default)")
-    g.add_argument("--window-days", type=int, metavar="DAYS",
-                   help="monitoring window in days (default: 7)")
-    g.add_argument("--threshold", type=float, help="probability that flags a flight "
-                   "as delayed (default: 0.5)")
-    g.add_argument("--history-start", metavar="DATE",
-                   help="first day of every training range (default: 2013-01-01)")
-    g.add_argument("--holdout-days", type=int, metavar="DAYS",
-                   help="days at the end of a training range held out (default: 14)")
-    g.add_argument("--label-delay-days", type=int, metavar="DAYS",
-                   help="days until a flight's label arrives (default: 1)")
-    g.add_argument("--inject-fault", metavar="KIND", help="make the raw weather feed "
-                   "faulty: visib_stuck (monitoring catches it) or temp_kelvin (the feature "
-                   "pipeline refuses it) (default: none)")
-    g.add_argument("--fault-start", metavar="DATE", help="first day of the injected fault")
+                   help="also retrain every DAYS days; 0 = only when monitoring asks "
+                   f"(default: {_runner_default('retrain_every_days')})")
     return common
 
 
@@ -142,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace) -> Any:
     from dataclasses import fields
 
-    from fti.orchestrate import Options
+    from fti.run.options import Options
 
     given = {f.name: getattr(args, f.name) for f in fields(Options)
              if getattr(args, f.name, None) is not None}
@@ -150,7 +169,7 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def _refresh_index(options: Any) -> None:
-    from fti.report import build_index
+    from fti.run.report import build_index
 
     try:
         print(f"report: {build_index(options.reports_dir, options.data_dir)}")
@@ -159,8 +178,8 @@ def _refresh_index(options: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fti.orchestrate import run_pipeline
-    from fti.runs import new_run_dir
+    from fti.run.orchestrate import run_pipeline
+    from fti.run.runs import new_run_dir
 
     options = _options(args)
     run_dir = args.run_dir or new_run_dir(options.reports_dir, f"run-{args.pipeline}")
@@ -170,8 +189,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _day(args: argparse.Namespace) -> int:
-    from fti.orchestrate import run_day
-    from fti.runs import new_run_dir
+    from fti.run.orchestrate import run_day
+    from fti.run.runs import new_run_dir
 
     options = _options(args)
     run_dir = args.run_dir or new_run_dir(options.reports_dir, f"day-{args.date}")
@@ -183,8 +202,8 @@ def _day(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from fti.orchestrate import simulate
-    from fti.runs import new_run_dir, read_manifest
+    from fti.run.orchestrate import simulate
+    from fti.run.runs import new_run_dir, read_manifest
 
     options = _options(args)
     start, end = args.start, args.end
@@ -204,7 +223,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from fti.orchestrate import PipelineFailed, demo
+    from fti.run.orchestrate import PipelineFailed, demo
 
     options = _options(args)
     if args.resume and args.run_dir is None:
@@ -218,7 +237,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from fti.report import build_index
+    from fti.run.report import build_index
 
     options = _options(args)
     print(build_index(options.reports_dir, options.data_dir))
@@ -238,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except FTIError as exc:
-        from fti.runs import PipelineFailed
+        from fti.run.runs import PipelineFailed
 
         headline = ("a pipeline notebook failed; the chain stopped"
                     if isinstance(exc, PipelineFailed) else "error")

@@ -11,7 +11,7 @@ import pytest
 from fti import training
 from fti.config import TIME_DTYPE
 from fti.errors import NotEnoughDataError
-from tests.test_registry import tiny_training_frame
+from tests.unit.test_registry import tiny_training_frame
 
 
 def with_days(frame: pd.DataFrame, n_days: int) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from typing import Any
 
 from fti import config
 from fti.errors import FTIError
-from fti.store import atomic_write_json, atomic_write_text
+from fti.files import atomic_write_json, atomic_write_text
 
 #: Short pipeline names and the notebook each one runs.
 PIPELINES = {
@@ -39,7 +39,7 @@ PIPELINES = {
 }
 MANIFEST = "manifest.json"
 #: How a notebook is executed: "warm" keeps one kernel per process and resets it between
-#: notebooks (fti.engine); "papermill" is plain papermill, a new kernel per notebook.
+#: notebooks (fti.run.engine); "papermill" is plain papermill, a new kernel per notebook.
 ENGINES = ("warm", "papermill")
 #: running: started (or the process died during it); the others are final.
 STATUSES = ("running", "ok", "failed", "skipped")
@@ -171,7 +171,8 @@ def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_
     """
     import papermill
 
-    from fti import engine as warm  # registers the "warm" engine with papermill
+    from fti.run.engine import ENGINE_NAME  # papermill finds it by its entry point
+    from fti.run.kernels import KERNEL_MANAGER
 
     if engine not in ENGINES:
         raise FTIError(f"engine={engine!r} is unknown; use one of {', '.join(ENGINES)}.")
@@ -204,8 +205,8 @@ def run_notebook(notebook: str, parameters: dict[str, Any], run_dir: Path, step_
         papermill.execute_notebook(str(source), str(output), parameters=dict(parameters),
                                    kernel_name="python3", cwd=str(config.repo_root()),
                                    progress_bar=False, log_output=False,
-                                   engine_name=warm.ENGINE_NAME if engine == "warm" else None,
-                                   kernel_manager_class=warm.KERNEL_MANAGER)
+                                   engine_name=ENGINE_NAME if engine == "warm" else None,
+                                   kernel_manager_class=KERNEL_MANAGER)
         error = ""
     except papermill.PapermillExecutionError as exc:
         error = _describe_failure(output, exc)
