@@ -7,6 +7,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py                  # everything (the replay takes many minutes)
     python benchmarks/run.py store join       # some sections
     python benchmarks/run.py engine           # the two engines on a small notebook
+    python benchmarks/run.py monolith         # lesson 00: the monolith's cost vs history
     python benchmarks/run.py scale            # flights x1, x4, x16: pandas vs Spark, memory
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
@@ -543,6 +544,30 @@ def bench_inference(tmp: Path) -> None:
         f"{median_seconds(lambda: registry.load(record), repeat=5) * 1000:.0f} ms")
 
 
+def bench_monolith(tmp: Path, short: int = 7, long: int = 56) -> None:
+    """Lesson 00's monolith: inference for one day recomputes the history it reads."""
+    from fti import monolith
+
+    print(f"\nMonolith inference for one day, {short} vs {long} days of history recomputed "
+          f"from raw data (lesson 00; the FTI store's daily cost is the 'store' section)")
+    from fti.run.plan import notebook_defaults
+
+    lesson = notebook_defaults("00_from_monolith_to_fti")  # its day, holdout and seed
+    source, day = FlightSource(), dt.date.fromisoformat(lesson["run_date"])
+    model = monolith.monolith(source, "train", day, lesson["history_days"],
+                              holdout_days=lesson["holdout_days"],
+                              seed=lesson["seed"]).experiment.model
+
+    def infer(history_days: int) -> object:
+        return monolith.monolith(source, "infer", day, history_days, model=model)
+
+    times = paired_medians(infer, {"short": short, "long": long}, repeat=5)  # type: ignore[arg-type]
+    row(f"one day's inference, {short} days of history", f"{times['short'] * 1000:.0f} ms")
+    row(f"one day's inference, {long} days of history", f"{times['long'] * 1000:.0f} ms")
+    row(f"ratio {long} / {short} days of history", f"{times['long'] / times['short']:.2f}",
+        "grows with the history (FTI: ratio < 1.2)")
+
+
 # --- cost as the work grows: the flights multiplied, pandas vs Spark -------------------------
 #: Two weeks: a day's cost depends on its flights, not on the period, and two weeks at x16
 #: (about 200,000 flights) keep the section to a few minutes on 2 cores.
@@ -733,10 +758,11 @@ def _where_pandas_ends(pandas_runs: dict, training: dict, spark: dict, ram: int)
 SECTIONS: dict[str, Callable[..., None]] = {
     "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
     "engine": bench_engine, "replay": bench_replay, "replay-defaults": bench_replay_defaults,
-    "replay-compare": bench_replay_compare, "scale": bench_scale,
+    "replay-compare": bench_replay_compare, "scale": bench_scale, "monolith": bench_monolith,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "engine", "scale", "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "monolith", "engine", "scale", "replay",
+                    "replay-compare"]
 
 
 def main(argv: list[str]) -> int:

@@ -16,6 +16,7 @@ Modules map to the architecture, one job each:
 - ``calibration``  what "normal" looks like: drift thresholds, stuck sensors
 - ``plots``        the figures the notebooks show
 - ``params``       validation of the notebooks' parameters
+- ``monolith``, ``parity``  lesson 00: the pipelines before FTI; the training/serving parity check
 
 Running the notebooks as a system (the ``fti`` command, schedulers, the warm papermill
 engine, run folders, the report page) is the other wing, :mod:`fti.run`; it imports from

@@ -195,3 +195,58 @@ def monitoring_params(run_date: str, window_days: int, model_name: str,
                             _fraction(drift_share_threshold, "drift_share_threshold"),
                             _fraction(auc_drop_threshold, "auc_drop_threshold"),
                             data_root(data_dir), reports_root(reports_dir))
+
+
+@dataclass(frozen=True)
+class PrologueParams:
+    """The parameters of the first lesson, 00_from_monolith_to_fti."""
+
+    run_date: dt.date
+    history_days: int
+    holdout_days: int
+    eval_days: int
+    skew: str
+    seed: int
+    data_dir: Path
+
+    @property
+    def history_start(self) -> dt.date:
+        return self.run_date - dt.timedelta(days=self.history_days)
+
+    @property
+    def eval_end(self) -> dt.date:
+        """The last day the split pipelines predict (from ``run_date`` on)."""
+        return self.run_date + dt.timedelta(days=self.eval_days - 1)
+
+    @property
+    def store_dir(self) -> Path:
+        """The lesson's own feature store, apart from the one pipelines 01-04 fill."""
+        return self.data_dir / "lessons" / "00_from_monolith_to_fti"
+
+
+def prologue_params(run_date: str, history_days: int, holdout_days: int, eval_days: int,
+                    skew: str, seed: int, data_dir: str) -> PrologueParams:
+    from fti.features import STATS_WINDOW_DAYS
+    from fti.monolith import SKEWS
+
+    day = _in_year(parse_day(run_date, "run_date"), "run_date")
+    history = _int(history_days, "history_days", STATS_WINDOW_DAYS)
+    holdout = _int(holdout_days, "holdout_days", 1)
+    evaluate = _int(eval_days, "eval_days", 1)
+    if holdout >= history:
+        raise ParameterError(
+            f"holdout_days={holdout} leaves nothing to train on in history_days={history}: "
+            f"keep holdout_days below history_days (for example 7 of 21)."
+        )
+    first = dt.date.fromisoformat(FIRST_DAY)
+    if day - dt.timedelta(days=history) < first:
+        raise ParameterError(
+            f"history_days={history} before run_date={day} starts before {first}, where the "
+            f"data begins: choose a later run_date or a shorter history."
+        )
+    # the labels of the last predicted day arrive the day after it
+    _in_year(day + dt.timedelta(days=evaluate), "run_date + eval_days")
+    if skew not in SKEWS:
+        raise ParameterError(f"skew={skew!r} is unknown; use one of {sorted(SKEWS)}.")
+    return PrologueParams(day, history, holdout, evaluate, skew, _int(seed, "seed"),
+                          data_root(data_dir))

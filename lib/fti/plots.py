@@ -167,3 +167,34 @@ def monitoring_history(history: pd.DataFrame) -> Figure:
     for ax in axes:
         ax.tick_params(axis="x", labelrotation=30)
     return fig
+
+
+def monolith_cost(timings: pd.DataFrame, window_days: int) -> Figure:
+    """CPU seconds of one monolith inference call against the history it reads (lesson 00);
+    red: histories shorter than the statistics window, whose features come out different."""
+    fig, ax = _subplots(figsize=(7, 3.5))
+    short = timings.index < window_days
+    seconds = timings["cpu_seconds"]
+    ax.plot(timings.index, seconds, color="grey", linewidth=1)
+    ax.scatter(timings.index[~short], seconds[~short], color="tab:blue", zorder=3,
+               label="complete features")
+    ax.scatter(timings.index[short], seconds[short], color="tab:red", zorder=3,
+               label=f"history < {window_days} days: features differ")
+    ax.set(title="Monolith: the cost of predicting one day", xlabel="days of history read",
+           ylabel="CPU seconds per call", ylim=(0, None))
+    ax.legend(fontsize="small")
+    return fig
+
+
+def skewed_probabilities(scores: pd.DataFrame, labels: tuple[str, str]) -> Figure:
+    """The same flights' probabilities with consistent vs skewed features (lesson 00)."""
+    fig, (scatter, hist) = _subplots(1, 2, figsize=(11, 4))
+    scatter.scatter(scores["consistent"], scores["skewed"], s=4, alpha=0.3)
+    scatter.plot([0, 1], [0, 1], "--", color="black", linewidth=1, label="no skew")
+    scatter.set(title="Predicted delay probability per flight", xlabel=labels[0],
+                ylabel=labels[1], xlim=(0, 1), ylim=(0, 1))
+    scatter.legend(fontsize="small")
+    hist.hist(scores["skewed"] - scores["consistent"], bins=60, color="tab:orange")
+    hist.set(title="How far each probability moved", xlabel=f"{labels[1]} - {labels[0]}",
+             ylabel="flights")
+    return fig

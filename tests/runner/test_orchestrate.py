@@ -26,6 +26,7 @@ from fti.run.orchestrate import PipelineFailed, simulate
 from fti.run.plan import Options, is_due
 from fti.run.runs import read_manifest, run_notebook
 
+
 def _parameters() -> dict[str, dict[str, str]]:
     """The real notebooks' parameters and their defaults (as source text), so the tiny
     stand-ins take what the real ones take; their model has a name of its own."""
