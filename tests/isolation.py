@@ -23,6 +23,10 @@ _ROOTS: list[Path] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Two workers share two cores: one OpenMP thread each. scikit-learn's OpenMP threads
+    # spin while they wait for a busy core, which made one fit of notebook 02 take minutes;
+    # its models do not depend on the number of threads. The kernels inherit the setting.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     root = Path(tempfile.mkdtemp(prefix="fti-tests-"))
     _ROOTS.append(root)
     os.environ["FTI_DATA_DIR"] = str(root / "data")
