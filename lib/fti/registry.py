@@ -170,14 +170,15 @@ class ModelRegistry:
         With ``key`` (a digest of what the model was made from: data, parameters, seed),
         a version registered with the same key is returned instead (``reused`` True).
         """
+        made_by = {"code_version": code_version(), "packages": package_versions()}  # unlocked
         with self.lock.exclusive(f"register a version of model {name!r}"):
             if key is not None and (found := self.find(name, key)) is not None:
                 return ModelRecord(found.name, found.version, found.path, found.info, True)
             remove_leftovers(self._dir(name))  # of a registration that was killed
-            return self._register(name, model, info, key)
+            return self._register(name, model, info, key, made_by)
 
-    def _register(self, name: str, model: Any, info: dict[str, Any],
-                  key: str | None) -> ModelRecord:
+    def _register(self, name: str, model: Any, info: dict[str, Any], key: str | None,
+                  made_by: dict[str, Any]) -> ModelRecord:
         import skops.io as sio
 
         folder = self._dir(name)
@@ -198,8 +199,7 @@ class ModelRegistry:
                 "version": version,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "sha256": sha256_file(tmp / "model.skops"),
-                "code_version": code_version(),
-                "packages": package_versions(),
+                **made_by,
             }
             if key is not None:
                 record["registration_key"] = key
