@@ -49,10 +49,11 @@ def _is_disk_full(exc: BaseException) -> bool:
 
 def disk_full(path: Path, exc: OSError) -> DiskFullError:
     """The error for a write to ``path`` that found no space left."""
+    folder = next(p for p in path.parents if p.exists())
     return DiskFullError(
         errno.ENOSPC, f"No space left on the device while writing {path} ({exc}). Nothing "
-        f"half-written was left there. Free some space on the disk that holds {path.parent} "
-        f"(df -h shows it), then run the same step again.")
+        f"half-written was left there. Free some space on the disk that holds {folder} "
+        f"(`df -h {folder}` shows it), then run the same step again.")
 
 
 def _made_folders(folder: Path) -> list[Path]:

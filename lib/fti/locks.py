@@ -222,5 +222,8 @@ class FileLock:
         info = {"pid": os.getpid(), "host": socket.gethostname(), "process": describe_process(),
                 "doing": doing,
                 "since": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same, only unnamed
+            pass
