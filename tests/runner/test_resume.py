@@ -79,3 +79,18 @@ def test_resume_of_a_run_folder_that_does_not_exist_says_so(tiny, capsys):  # no
     assert not missing.exists() and _log(tiny["data"]) == []
     assert cli.main(["demo", "--resume"]) == 1
     assert "--run-dir" in capsys.readouterr().err
+
+
+def test_a_day_resumes_with_its_own_date_and_options(tiny, capsys):  # noqa: F811
+    run_dir = tiny["reports"] / "runs" / "day"
+    folders = ["--data-dir", str(tiny["data"]), "--reports-dir", str(tiny["reports"])]
+    (tiny["data"] / "fail-2013-06-01").touch()
+    assert cli.main(["day", "2013-06-01", "--run-dir", str(run_dir), "--no-html",
+                     "--threshold", "0.3", *folders]) == 1
+    (tiny["data"] / "fail-2013-06-01").unlink()
+    capsys.readouterr()
+    assert cli.main(["day", "2013-06-02", "--resume", "--run-dir", str(run_dir)]) == 1
+    assert "holds the run of 2013-06-01" in capsys.readouterr().err
+    assert cli.main(["day", "2013-06-01", "--resume", "--run-dir", str(run_dir)]) == 0
+    assert {p["threshold"][0] for nb, p in _log(tiny["data"])
+            if nb == "03_inference_pipeline"} == {0.3}

@@ -116,8 +116,12 @@ def run_day(day: str | dt.date, run_dir: Path, options: Options,
     with it, monitoring and scheduled retraining follow the simulation's schedule."""
     day = parse_day(day, "day")
     first = parse_day(first_day, "first_day") if first_day else None
-    if resume and "options" in read_manifest(run_dir):
-        check(read_manifest(run_dir)["options"], recorded(options), run_dir)
+    manifest = read_manifest(run_dir)
+    if resume and manifest.get("day", day.isoformat()) != day.isoformat():
+        raise FTIError(f"{run_dir} holds the run of {manifest['day']}, not of {day}: resume "
+                       f"it with that date, or run {day} in another --run-dir.")
+    if resume and "options" in manifest:
+        check(manifest["options"], recorded(options), run_dir)
     update_manifest(run_dir, kind="day", options=recorded(options), day=day.isoformat())
     return _cycle(Chain(run_dir, options, resume), day, first)
 
