@@ -25,8 +25,6 @@ from fti.registry import ModelRegistry
 from fti.source import FlightSource
 from fti.store import FeatureStore
 
-pytestmark = pytest.mark.slow  # the real feature pipeline
-
 FIRST, LAST = dt.date(2013, 1, 2), dt.date(2013, 1, 4)
 
 
@@ -52,6 +50,7 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
+@pytest.mark.slow  # the real feature pipeline
 def test_a_damaged_labels_day_names_the_file_and_the_feature_run_of_the_next_day(store):
     day = dt.date(2013, 1, 2)
     damaged = store.partition_path(LABELS, day)
@@ -63,6 +62,7 @@ def test_a_damaged_labels_day_names_the_file_and_the_feature_run_of_the_next_day
     assert "fti run feature -p start_date=2013-01-03 -p end_date=2013-01-03" in message
 
 
+@pytest.mark.slow  # the real feature pipeline
 def test_a_damaged_schedule_day_names_the_file_and_the_feature_run_of_that_day(store, source):
     damaged = store.partition_path(SCHEDULE, LAST)
     before = FLIGHT_VIEW.get(store, LAST, LAST)
@@ -75,6 +75,7 @@ def test_a_damaged_schedule_day_names_the_file_and_the_feature_run_of_that_day(s
     pd.testing.assert_frame_equal(FLIGHT_VIEW.get(store, LAST, LAST), before)
 
 
+@pytest.mark.slow  # the real feature pipeline
 def test_a_feature_day_cut_short_is_refused_until_that_day_runs_again(store, source,
                                                                       monkeypatch):
     day = dt.date(2013, 1, 5)
@@ -139,6 +140,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # the real feature pipeline
 def test_a_full_disk_names_the_path_and_leaves_a_day_the_readers_refuse(tmp_path, make_source):
     """On a real full disk: a 2 MB tmpfs mounted in a private mount namespace."""
     disk = tmp_path / "disk"
