@@ -3,7 +3,8 @@
 Usage: ``python -m fti.run.tether PARENT_PID COMMAND [ARGS...]``. On Linux the process asks
 the kernel for a SIGKILL when its parent goes (``prctl(PR_SET_PDEATHSIG)``), checks that
 the parent is still ``PARENT_PID`` (it may have died already), and then *becomes*
-``COMMAND`` (``exec``: same process, the request kept). Elsewhere it just runs ``COMMAND``.
+``COMMAND`` (``exec``: same process, the request kept). Elsewhere :func:`command` leaves
+the command as it is (ipykernel's own check of its parent, once a second, remains).
 
 Linux's "parent" is the *thread* that started the process: a kernel started by a thread
 dies when that thread ends. The runner closes a thread's kernels before the thread ends
@@ -21,7 +22,10 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def command(cmd: list[str], parent: int | None = None) -> list[str]:
-    """``cmd`` started through this module, tied to ``parent`` (default: this process)."""
+    """``cmd`` started through this module, tied to ``parent`` (default: this process);
+    unchanged where Linux's request is not available."""
+    if not sys.platform.startswith("linux"):
+        return list(cmd)
     return [sys.executable, "-m", "fti.run.tether", str(parent or os.getpid()), *cmd]
 
 
