@@ -46,3 +46,23 @@ class RegistryError(FTIError):
 
 class NotEnoughDataError(FTIError):
     """There is too little data for the step; the message says which pipeline to run."""
+
+
+class DamagedFileError(FTIError):
+    """A file of the store or the registry cannot be read (truncated, overwritten, not what
+    its name says); the message names the file and how to repair it."""
+
+
+class IncompleteWriteError(FTIError):
+    """A write of several partitions as one unit stopped half-way (a crash, a full disk);
+    the message names what is incomplete and the command that writes it again."""
+
+
+class DiskFullError(FTIError, OSError):
+    """No space was left on the device (or the quota) while writing; the message names the
+    path. Nothing half-written is left at that path."""
+
+
+class LockTimeoutError(FTIError):
+    """Another process held the data root's lock for longer than this one would wait; the
+    message names the holder."""

@@ -268,12 +268,16 @@ def register_groups(store: FeatureStore) -> None:
 
 
 def write_day(store: FeatureStore, batch: DayBatch) -> dict[str, str]:
-    """Write a checked day batch: one atomic partition replacement per feature group."""
-    paths = {}
-    for group in GROUPS:
-        part_day, frame = batch.writes[group.name]
-        paths[group.name] = str(store.write(group, part_day, frame))
-    return paths
+    """Write a checked day batch as one unit: one atomic partition replacement per feature
+    group, and readers refuse the day if the process stops before the last one
+    (:meth:`fti.store.FeatureStore.write_together`)."""
+    day = batch.run_day
+    writes = [(group, *batch.writes[group.name]) for group in GROUPS]
+    repair = (f"run the feature pipeline for {day} again: fti run feature -p start_date={day} "
+              f"-p end_date={day} (or notebooks/01_feature_pipeline.ipynb with start_date and "
+              f"end_date {day})")
+    paths = store.write_together(f"feature-run-{day}", writes, repair)
+    return {group.name: str(path) for group, path in zip(GROUPS, paths, strict=True)}
 
 
 def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.date,
@@ -282,7 +286,9 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
 
     A range (a backfill) runs the very same per-day code as daily runs, so it leaves exactly
     the store that running the days one by one leaves. All days are computed and checked
-    before the first write: a bad batch anywhere in the range writes nothing.
+    before the first write: a bad batch anywhere in the range writes nothing. The writes
+    hold the data root's lock as one operation, so a reader (a training run) sees the
+    whole range or none of it.
     """
     register_groups(store)
     planes = source.planes()
@@ -292,6 +298,7 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
         build_day(source.published_at(day), planes, carriers)
         for day in progress_bar(run_days, desc="features", unit="day", disable=not progress)
     ]
-    for batch in batches:
-        write_day(store, batch)
+    with store.lock.exclusive(f"write the features of {start}..{end}"):
+        for batch in batches:
+            write_day(store, batch)
     return batches

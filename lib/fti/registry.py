@@ -10,6 +10,13 @@ A model file whose sha256 differs from its record is refused, and so is one that
 type outside :data:`TRUSTED_TYPES` (skops lists the types a file would instantiate, before
 loading it). Aliases change atomically, and every change is kept in a history with its
 reason.
+
+Writes hold the data root's lock (:mod:`fti.locks`): two processes never take the same
+version number, an alias change is a read-modify-write that loses no other change, and a
+registration first removes the temporary folders a killed one left behind. Registering
+with a ``key`` (what the model was made from) reuses the version registered with that key
+instead of adding an identical one. A damaged record, alias file or model file raises
+:class:`~fti.errors.DamagedFileError`, naming the file and the repair.
 """
 
 from __future__ import annotations
@@ -17,16 +24,17 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fti import integrity
 from fti.cache import Recent
 from fti.config import repo_root
 from fti.errors import NotFoundError, RegistryError
-from fti.files import atomic_write_json, new_folder, sha256_file
+from fti.files import atomic_write_json, new_folder, remove_leftovers, sha256_file
+from fti.locks import lock_for
 
 #: Types beyond skops' defaults that our models need; nothing else may be loaded.
 TRUSTED_TYPES = (
@@ -44,6 +52,7 @@ class ModelRecord:
     version: int
     path: Path
     info: dict[str, Any]
+    reused: bool = field(default=False, compare=False)  # register() found it registered
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -72,11 +81,25 @@ class ModelRecord:
 _LOADED: Recent[Any] = Recent(2)
 
 
+_RETRAIN = "run the training pipeline (notebooks/02_training_pipeline.ipynb) to register one"
+
+
+def _untrusted_types(data: bytes, source: Path) -> list[str]:
+    """The types a skops file would create beyond skops' defaults; a file that is not a
+    skops file (a pickle, say) raises DamagedFileError."""
+    import skops.io as sio
+
+    return integrity.read(source, lambda _: sio.get_untrusted_types(data=data),
+                          "not a skops file; registry models are saved with skops, and a "
+                          "pickle is never loaded because loading one runs its code",
+                          f"delete the version's folder {source.parent} and {_RETRAIN}.")
+
+
 def _load_trusted(data: bytes, source: Path) -> Any:
     """Deserialize skops bytes, refusing any type outside :data:`TRUSTED_TYPES`."""
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(data=data)
+    untrusted = _untrusted_types(data, source)
     unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unknown:
         raise RegistryError(
@@ -117,6 +140,7 @@ class ModelRegistry:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root) / "models"
+        self.lock = lock_for(root)
 
     def _dir(self, name: str) -> Path:
         return self.root / name
@@ -132,14 +156,34 @@ class ModelRegistry:
         """Every registered version of ``name``, oldest first."""
         return [self.get(name, version=v) for v in self.version_numbers(name)]
 
-    def register(self, name: str, model: Any, info: dict[str, Any]) -> ModelRecord:
-        """Save ``model`` with skops as the next version, with ``info`` as its record."""
+    def find(self, name: str, key: str) -> ModelRecord | None:
+        """The version registered with ``key`` (see :meth:`register`), if there is one."""
+        for record in self.versions(name):
+            if record.info.get("registration_key") == key:
+                return record
+        return None
+
+    def register(self, name: str, model: Any, info: dict[str, Any],
+                 key: str | None = None) -> ModelRecord:
+        """Save ``model`` with skops as the next version, with ``info`` as its record.
+
+        With ``key`` (a digest of what the model was made from: data, parameters, seed),
+        a version registered with the same key is returned instead (``reused`` True).
+        """
+        made_by = {"code_version": code_version(), "packages": package_versions()}  # unlocked
+        with self.lock.exclusive(f"register a version of model {name!r}"):
+            if key is not None and (found := self.find(name, key)) is not None:
+                return ModelRecord(found.name, found.version, found.path, found.info, True)
+            remove_leftovers(self._dir(name))  # of a registration that was killed
+            return self._register(name, model, info, key, made_by)
+
+    def _register(self, name: str, model: Any, info: dict[str, Any], key: str | None,
+                  made_by: dict[str, Any]) -> ModelRecord:
         import skops.io as sio
 
         folder = self._dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        existing = self.version_numbers(name)
-        version = (existing[-1] + 1) if existing else 1
+        taken = [int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()]
+        version = max(taken, default=0) + 1
         with new_folder(folder / f"v{version}") as tmp:
             sio.dump(model, tmp / "model.skops")
             untrusted = set(sio.get_untrusted_types(file=tmp / "model.skops"))
@@ -155,9 +199,10 @@ class ModelRegistry:
                 "version": version,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "sha256": sha256_file(tmp / "model.skops"),
-                "code_version": code_version(),
-                "packages": package_versions(),
+                **made_by,
             }
+            if key is not None:
+                record["registration_key"] = key
             atomic_write_json(tmp / "model.json", record)
         return self.get(name, version=version)
 
@@ -181,7 +226,10 @@ class ModelRegistry:
                 f"Model {name!r} has no version {version} (versions: {known or 'none'}). "
                 f"Run the training pipeline to register one."
             )
-        return ModelRecord(name, int(version), path, json.loads((path / "model.json").read_text()))
+        info = integrity.read_json(path / "model.json", f"the record of {name} v{version}",
+                                   f"restore it from a backup, or delete the folder {path} "
+                                   f"and {_RETRAIN}.")
+        return ModelRecord(name, int(version), path, info)
 
     def load(self, record: ModelRecord) -> Any:
         """Load a model after checking its hash and the types it would create.
@@ -207,17 +255,29 @@ class ModelRegistry:
     def aliases(self, name: str) -> dict[str, Any]:
         """aliases.json: alias -> version, plus "history" of every change."""
         path = self._dir(name) / "aliases.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return {}
+        return integrity.read_json(
+            path, f"the aliases of model {name!r} and their history",
+            "restore it from a backup; or delete it (the promotion history is lost) and "
+            "promote a version again: run notebooks/02_training_pipeline.ipynb with "
+            "promote='always'.")
 
     def set_alias(self, name: str, alias: str, version: int, reason: str, at: str) -> None:
-        """Point ``alias`` at ``version`` (atomically) and record why in the history."""
-        self.get(name, version=version)  # must exist
-        data = self.aliases(name)
-        history = list(data.get("history", []))
-        history.append({"at": at, "alias": alias, "version": version,
-                        "previous": data.get(alias), "reason": reason})
-        data.update({alias: version, "history": history})
-        atomic_write_json(self._dir(name) / "aliases.json", data)
+        """Point ``alias`` at ``version`` (atomically) and record why in the history.
+
+        Read, change and write happen under the data root's lock, so a change made by
+        another process at the same time is kept, not overwritten.
+        """
+        with self.lock.exclusive(f"point {name!r} {alias} at v{version}"):
+            self.get(name, version=version)  # must exist
+            remove_leftovers(self._dir(name))
+            data = self.aliases(name)
+            history = list(data.get("history", []))
+            history.append({"at": at, "alias": alias, "version": version,
+                            "previous": data.get(alias), "reason": reason})
+            data.update({alias: version, "history": history})
+            atomic_write_json(self._dir(name) / "aliases.json", data)
 
     def champion(self, name: str) -> ModelRecord | None:
         """The current champion, or None when no model has been promoted yet."""

@@ -4,7 +4,7 @@ Layout under the data root::
 
     feature_groups/<name>/v<version>/schema.json
     feature_groups/<name>/v<version>/date=2013-06-01/part.parquet
-    training_datasets/<name>/v<version>/data.parquet + metadata.json
+    training_datasets/<name>/v<version>/data.parquet + metadata.json   (fti.snapshots)
 
 Promises (each one is tested):
 
@@ -13,15 +13,20 @@ Promises (each one is tested):
 - a partition is replaced atomically (temporary file, then rename), so readers never see
   half a partition and writing the same day twice leaves the same bytes;
 - reading a time range opens only the partitions in that range;
-- a training dataset snapshot is immutable: writing an existing version is refused.
+- a training dataset snapshot is immutable: writing an existing version is refused
+  (:mod:`fti.snapshots`);
+- writes hold the data root's lock exclusively, a range's read holds it shared: a read
+  sees another process's write whole or not at all (:mod:`fti.locks`);
+- a unit of several groups' partitions (a feature pipeline's day, :meth:`~FeatureStore.
+  write_together`) that stopped half-way, or a damaged file, is refused when read, naming
+  the command that writes it again (:mod:`fti.integrity`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +34,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fti import integrity
 from fti.config import TIME_DTYPE
 from fti.dates import days
-from fti.errors import FTIError, NotFoundError, SchemaError
-from fti.files import atomic_write_json, content_hash, new_folder, write_parquet
+from fti.errors import NotFoundError, SchemaError
+from fti.files import atomic_write_json, remove_leftovers, write_parquet
+from fti.locks import lock_for
+from fti.snapshots import TrainingDataset, TrainingDatasets
+
+__all__ = ["DTYPES", "FeatureGroup", "FeatureStore", "TrainingDataset", "validate"]
 
 #: The dtypes a schema may use.
 DTYPES = ("str", "int64", "float64", "bool", TIME_DTYPE)
@@ -143,28 +153,12 @@ def validate(group: FeatureGroup, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(group.schema)]
 
 
-@dataclass(frozen=True)
-class TrainingDataset:
-    """An immutable, versioned snapshot of a feature view over a time range."""
-
-    name: str
-    version: int
-    path: Path
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}/v{self.version}"
-
-    def load(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path / "data.parquet")
-
-
-class FeatureStore:
+class FeatureStore(TrainingDatasets):
     """Feature groups and training datasets in plain files under ``root``."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.lock = lock_for(self.root)
 
     # --- feature groups ---------------------------------------------------------------
     def group_dir(self, name: str, version: int) -> Path:
@@ -177,16 +171,23 @@ class FeatureStore:
     def register(self, group: FeatureGroup) -> FeatureGroup:
         """Create the group's folder and schema.json, or check an existing one matches."""
         path = self.group_dir(group.name, group.version) / "schema.json"
-        if path.exists():
-            stored = FeatureGroup.from_json(json.loads(path.read_text()))
-            if stored.to_json() != group.to_json() or list(stored.schema) != list(group.schema):
-                raise SchemaError(
-                    f"Feature group {group.ref} already exists with a different definition "
-                    f"({path}). Changing a schema needs a new version: bump `version`."
-                )
-            return stored
-        atomic_write_json(path, group.to_json())
+        with self.lock.exclusive(f"register feature group {group.ref}"):
+            if path.exists():
+                stored = self._schema(path)
+                if (stored.to_json() != group.to_json()
+                        or list(stored.schema) != list(group.schema)):
+                    raise SchemaError(
+                        f"Feature group {group.ref} already exists with a different "
+                        f"definition ({path}). Changing a schema needs a new version: bump "
+                        f"`version`.")
+                return stored
+            atomic_write_json(path, group.to_json())
         return group
+
+    @staticmethod
+    def _schema(path: Path) -> FeatureGroup:
+        return FeatureGroup.from_json(integrity.read_json(path, "a schema",
+                                                          integrity.SCHEMA_REPAIR))
 
     def get_group(self, name: str, version: int) -> FeatureGroup:
         """Load a group's definition from its schema.json."""
@@ -196,26 +197,53 @@ class FeatureStore:
                 f"Feature group {name}/v{version} does not exist under {self.root}. "
                 f"Run the feature pipeline (notebooks/01_feature_pipeline.ipynb) first."
             )
-        return FeatureGroup.from_json(json.loads(path.read_text()))
+        return self._schema(path)
 
     def write(self, group: FeatureGroup, day: dt.date, frame: pd.DataFrame) -> Path:
         """Validate a day's batch, then replace that day's partition atomically."""
-        frame = validate(group, frame)
+        return self._put(group, day, validate(group, frame))
+
+    def _put(self, group: FeatureGroup, day: dt.date, frame: pd.DataFrame) -> Path:
+        """Replace a partition with a validated batch, sorted by its key."""
         frame = frame.sort_values(list(group.primary_key), kind="stable").reset_index(drop=True)
         path = self.partition_path(group, day)
-        write_parquet(frame, path)
+        with self.lock.exclusive(f"write {group.ref} {day}"):
+            remove_leftovers(path.parent)  # of a writer that was killed
+            write_parquet(frame, path)
         return path
+
+    def write_together(self, name: str, writes: Sequence[tuple[FeatureGroup, dt.date,
+                                                                  pd.DataFrame]],
+                       repair: str) -> list[Path]:
+        """Write the partitions of several groups as one unit, named ``name``.
+
+        Each batch is validated first (nothing is written if one is refused). Until the
+        last partition is in place a marker says the unit is pending; if the process
+        stops before, reading any of them refuses and shows ``repair``, the command that
+        writes the unit again (:mod:`fti.integrity`).
+        """
+        checked = [(group, day, validate(group, frame)) for group, day, frame in writes]
+        partitions: dict[str, list[dt.date]] = {}
+        for group, day, _ in checked:
+            partitions.setdefault(group.ref, []).append(day)
+        with self.lock.exclusive(f"write {name}"):
+            integrity.begin(self.root, name, partitions, repair)
+            paths = [self._put(group, day, frame) for group, day, frame in checked]
+            integrity.end(self.root, name)
+        return paths
 
     def days(self, group: FeatureGroup) -> list[dt.date]:
         """The days that have a partition (lists the group's folder once)."""
         folder = self.group_dir(group.name, group.version)
-        if not folder.exists():
-            return []
-        found = [
-            dt.date.fromisoformat(p.name.removeprefix("date="))
-            for p in folder.glob("date=*")
-            if (p / "part.parquet").exists()
-        ]
+        with self.lock.shared(f"list {group.ref}"):
+            integrity.check(self.root, group.ref)
+            if not folder.exists():
+                return []
+            found = [
+                dt.date.fromisoformat(p.name.removeprefix("date="))
+                for p in folder.glob("date=*")
+                if (p / "part.parquet").exists()
+            ]
         return sorted(found)
 
     def read(
@@ -224,70 +252,24 @@ class FeatureStore:
         start: dt.date,
         end: dt.date,
         columns: list[str] | None = None,
+        repair: Callable[[dt.date], str] | None = None,
     ) -> pd.DataFrame:
-        """Rows of the partitions from ``start`` to ``end`` (inclusive); opens only those."""
-        paths = [self.partition_path(group, d) for d in days(start, end)]
-        tables = [pq.read_table(p, columns=columns) for p in paths if p.exists()]
+        """Rows of the partitions from ``start`` to ``end`` (inclusive); opens only those.
+
+        A damaged partition raises DamagedFileError naming it with ``repair(day)`` (by
+        default: run the pipeline that writes the group for that day again).
+        """
+        repair = repair or (lambda day: integrity.rerun_day(group.ref, day))
+        wanted = list(days(start, end))
+        with self.lock.shared(f"read {group.ref} {start}..{end}"):
+            integrity.check(self.root, group.ref, wanted)
+            tables = [
+                integrity.read(path, lambda p: pq.read_table(p, columns=columns),
+                               f"{group.ref}, {day}", repair(day))
+                for day in wanted
+                if (path := self.partition_path(group, day)).exists()
+            ]
         if not tables:
             empty = group.empty()
             return empty[columns] if columns else empty
         return pa.concat_tables(tables).to_pandas()
-
-    # --- training datasets ------------------------------------------------------------
-    def dataset_dir(self, name: str) -> Path:
-        return self.root / "training_datasets" / name
-
-    def dataset_versions(self, name: str) -> list[int]:
-        folder = self.dataset_dir(name)
-        if not folder.exists():
-            return []
-        return sorted(int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit())
-
-    def save_training_dataset(
-        self,
-        name: str,
-        frame: pd.DataFrame,
-        metadata: Mapping[str, Any],
-        version: int | None = None,
-    ) -> TrainingDataset:
-        """Materialize ``frame`` as an immutable snapshot with its metadata.
-
-        With ``version=None`` an existing snapshot with identical content is reused, else the
-        next version is written. Asking for a version that exists is refused.
-        """
-        digest = content_hash(frame)
-        existing = self.dataset_versions(name)
-        if version is None:
-            for v in existing:
-                ds = self.load_training_dataset(name, v)
-                if ds.metadata.get("content_hash") == digest:
-                    return ds
-            version = (existing[-1] + 1) if existing else 1
-        elif version in existing:
-            raise FTIError(
-                f"Training dataset {name}/v{version} exists and snapshots are immutable. "
-                f"Leave the version empty to write the next one."
-            )
-        meta = {
-            **metadata,
-            "name": name,
-            "version": version,
-            "row_count": len(frame),
-            "columns": {c: str(t) for c, t in frame.dtypes.items()},
-            "content_hash": digest,
-        }
-        final = self.dataset_dir(name) / f"v{version}"
-        with new_folder(final) as tmp:  # the rename fails if another writer took the version
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / "data.parquet")
-            atomic_write_json(tmp / "metadata.json", meta)
-        return TrainingDataset(name, version, final, meta)
-
-    def load_training_dataset(self, name: str, version: int) -> TrainingDataset:
-        path = self.dataset_dir(name) / f"v{version}"
-        meta_path = path / "metadata.json"
-        if not meta_path.exists():
-            raise NotFoundError(
-                f"Training dataset {name}/v{version} does not exist under {self.root}. "
-                f"Run the training pipeline (notebooks/02_training_pipeline.ipynb)."
-            )
-        return TrainingDataset(name, version, path, json.loads(meta_path.read_text()))

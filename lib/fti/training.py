@@ -8,6 +8,8 @@ computes a feature.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +19,9 @@ from fti.dates import local_day
 from fti.errors import NotEnoughDataError, ParameterError
 from fti.features import FLIGHT_VIEW
 from fti.progress import bar, counting, trees
-from fti.registry import ModelRecord, ModelRegistry
-from fti.store import FeatureStore, TrainingDataset
+from fti.registry import ModelRecord, ModelRegistry, package_versions
+from fti.snapshots import TrainingDataset
+from fti.store import FeatureStore
 from fti.views import FeatureView
 
 #: The model's inputs, as the feature view defines them, and which of them are categories.
@@ -245,6 +248,21 @@ def model_info(model, split: Split, dataset: TrainingDataset, metrics: dict[str,
     }
 
 
+def registration_key(model, split: Split, dataset: TrainingDataset) -> str:
+    """What a trained model is made of, as a digest: the training snapshot's content, the
+    holdout, the features, every parameter of the pipeline (the seed included) and the
+    versions of the packages that fit it. Fitting is deterministic, so the same key means
+    the same model."""
+    made_of = {
+        "training_dataset": dataset.metadata["content_hash"],
+        "holdout": [split.holdout_start.isoformat(), split.holdout_end.isoformat()],
+        "features": FEATURES, "target": TARGET,
+        "params": model.get_params(deep=True), "packages": package_versions(),
+    }
+    text = json.dumps(made_of, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def register_and_promote(registry: ModelRegistry, name: str, model, split: Split,
                          dataset: TrainingDataset, metrics: dict[str, float],
                          baseline: dict[str, float], policy: str, train_start: dt.date,
@@ -254,15 +272,33 @@ def register_and_promote(registry: ModelRegistry, name: str, model, split: Split
     The champion (if any) is scored on the same holdout first; its figures are recorded
     with the new model's. A promotion is recorded in the alias history, dated the day after
     the training range (the first day the model could serve).
+
+    A model made from the same snapshot, holdout, parameters and seed as a registered
+    version is not registered again: that version is reused (``record.reused``), and the
+    decision is taken for it as for a new one (it stays champion if it is one). All of it
+    holds the data root's lock, so the decision sees the champion it changes.
     """
-    current = champion_on_holdout(registry, name, split.holdout)
-    champion_metrics = current[1] if current else None
-    decision = decide_promotion(policy, metrics, champion_metrics)
-    record = registry.register(name, model, model_info(
-        model, split, dataset,
-        {"holdout": metrics, "baseline": baseline, "champion_on_holdout": champion_metrics},
-        train_start, train_end, seed))
-    if decision.promote:
-        registry.set_alias(name, "champion", record.version, decision.reason,
-                           at=(train_end + dt.timedelta(days=1)).isoformat())
+    with registry.lock.exclusive(f"register and promote a version of {name!r}"):
+        current = champion_on_holdout(registry, name, split.holdout)
+        champion_metrics = current[1] if current else None
+        decision = decide_promotion(policy, metrics, champion_metrics)
+        record = registry.register(name, model, model_info(
+            model, split, dataset,
+            {"holdout": metrics, "baseline": baseline, "champion_on_holdout": champion_metrics},
+            train_start, train_end, seed), key=registration_key(model, split, dataset))
+        if decision.promote and current is not None and current[0].version == record.version:
+            decision = Decision(True, f"{decision.reason}; v{record.version} is the champion "
+                                      f"already, so nothing changed")
+        elif decision.promote:
+            registry.set_alias(name, "champion", record.version, decision.reason,
+                               at=(train_end + dt.timedelta(days=1)).isoformat())
     return record, decision
+
+
+def registered(record: ModelRecord) -> str:
+    """What registering did, for the notebook: a new version, or an identical one reused."""
+    if record.reused:
+        return (f"Reused {record.name} v{record.version} ({record.path}): it was trained on "
+                f"the same snapshot and holdout with the same parameters and seed, so "
+                f"nothing new was registered.")
+    return f"Registered {record.name} v{record.version} at {record.path}"

@@ -143,7 +143,15 @@ class FeatureView:
         return list(self.spine_columns) + [c for j in self.joins for c in j.columns]
 
     def get(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
-        """Features of every spine entity whose partition day is in [start, end]."""
+        """Features of every spine entity whose partition day is in [start, end].
+
+        The reads hold the data root's lock shared: a feature run of another process is
+        seen whole or not at all (see :mod:`fti.locks`).
+        """
+        with store.lock.shared(f"read the feature view {self.name} {start}..{end}"):
+            return self._get(store, start, end)
+
+    def _get(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
         spine_group = store.get_group(self.spine, self.spine_version)
         frame = store.read(spine_group, start, end)
         time_col = spine_group.event_time
@@ -164,10 +172,23 @@ class FeatureView:
         """Labels of the entities of [start, end], with the time each label was published."""
         group = store.get_group(self.label_group, self.label_version)
         columns = [self.label_key, group.event_time, *self.label_columns]
-        return store.read(group, start, end, columns=columns)
+        return store.read(group, start, end, columns=columns, repair=_labels_repair)
 
     def training_data(self, store: FeatureStore, start: dt.date, end: dt.date) -> pd.DataFrame:
-        """Features joined with the labels that exist; unlabelled rows are dropped."""
-        features = self.get(store, start, end)
-        labels = self.labels(store, start, end)
+        """Features joined with the labels that exist; unlabelled rows are dropped.
+
+        Features and labels are read under one shared lock: the same set of partitions.
+        """
+        with store.lock.shared(f"read the training data of {self.name} {start}..{end}"):
+            features = self.get(store, start, end)
+            labels = self.labels(store, start, end)
         return features.merge(labels, on=self.label_key, how="inner", validate="one_to_one")
+
+
+def _labels_repair(day: dt.date) -> str:
+    """Labels of a flight day arrive with a later feature run: that run writes them again."""
+    after = day + dt.timedelta(days=1)
+    return (f"the labels of {day} arrive with the feature run of a later day, {after} with "
+            f"the default label_delay_days=1 (day + label_delay_days in general): run the "
+            f"feature pipeline for {after} again: fti run feature -p start_date={after} -p "
+            f"end_date={after}.")

@@ -2,7 +2,9 @@
 
 Tiny generated notebooks stand in for the four pipelines: each logs its execution and the
 parameters it received (value and type) to ``<data_dir>/log.jsonl``; the feature notebook
-fails on purpose when asked to. The real notebooks are tested elsewhere.
+fails on purpose when asked to (``inject_fault="visib_stuck"``), or while a file
+``<data_dir>/fail-<start_date>`` exists (a cause outside the options, fixed before a
+resume). The real notebooks are tested elsewhere.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def _parameters() -> dict[str, dict[str, str]]:
 
 PARAMETERS = _parameters()
 FAULT_CELL = ('if inject_fault == "visib_stuck" and start_date >= fault_start:\n'
-              '    raise ValueError(f"injected fault on {start_date}")')
+              '    raise ValueError(f"injected fault on {start_date}")\n'
+              'if (pathlib.Path(data_dir) / f"fail-{start_date}").exists():\n'
+              '    raise ValueError(f"a fault on {start_date} outside the options")')
 
 
 def _write_notebook(path: Path, params: dict[str, str]) -> None:
@@ -229,16 +233,19 @@ def test_a_failing_step_exits_non_zero_naming_notebook_cell_and_error(tiny, caps
 
 def test_resume_skips_the_steps_that_were_ok_and_completes_the_rest(tiny):
     run_dir = tiny["reports"] / "runs" / "resumed"
-    faulty = Options(data_dir=str(tiny["data"]), reports_dir=str(tiny["reports"]),
-                     monitor_every_days=2, inject_fault="visib_stuck", fault_start="2013-06-02",
-                     export_html=False)
-    with pytest.raises(PipelineFailed, match="injected fault"):
-        simulate("2013-06-01", "2013-06-03", run_dir, faulty)
+    options = Options(data_dir=str(tiny["data"]), reports_dir=str(tiny["reports"]),
+                      monitor_every_days=2, export_html=False)
+    (tiny["data"] / "fail-2013-06-02").touch()
+    with pytest.raises(PipelineFailed, match="outside the options"):
+        simulate("2013-06-01", "2013-06-03", run_dir, options)
     with pytest.raises(Exception, match="--resume"):  # no accidental second run in a folder
-        simulate("2013-06-01", "2013-06-03", run_dir, faulty)
+        simulate("2013-06-01", "2013-06-03", run_dir, options)
+    other = dataclasses.replace(options, monitor_every_days=1)
+    with pytest.raises(Exception, match="monitor_every_days: 1 \\(the run has 2\\)"):
+        simulate("2013-06-01", "2013-06-03", run_dir, other, resume=True)
 
-    fixed = dataclasses.replace(faulty, inject_fault="", fault_start="")
-    results = simulate("2013-06-01", "2013-06-03", run_dir, fixed, resume=True)
+    (tiny["data"] / "fail-2013-06-02").unlink()  # the cause is fixed
+    results = simulate("2013-06-01", "2013-06-03", run_dir, options, resume=True)
 
     data = tiny["data"]
     assert _executions(data, "01_feature_pipeline", start_date="2013-06-01") == 1

@@ -11,6 +11,8 @@ import pytest
 from fti import training
 from fti.config import TIME_DTYPE
 from fti.errors import NotEnoughDataError
+from fti.registry import ModelRegistry
+from fti.store import FeatureStore
 from tests.unit.test_registry import tiny_training_frame
 
 
@@ -72,3 +74,32 @@ def test_metrics_are_nan_not_errors_with_one_class():
 def test_the_baseline_falls_back_when_a_carrier_has_no_history():
     frame = pd.DataFrame({"carrier_delayed_share_7d": [0.3, np.nan]})
     assert training.baseline_predict(frame, 0.2).tolist() == [0.3, 0.2]
+
+
+def test_training_the_same_model_again_reuses_its_version_and_says_so(tmp_path):
+    frame = with_days(tiny_training_frame(n=800), 10)
+    store, registry = FeatureStore(tmp_path), ModelRegistry(tmp_path)
+    dataset = store.save_training_dataset(
+        "view", frame, {"feature_view": "view/v1", "feature_groups": {"g": 1}})
+    split = training.split_by_time(frame, 3, START, END)
+
+    def train_and_register(seed: int, policy: str = "if_better"):
+        model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
+        metrics = training.evaluate(split.holdout["delayed"],
+                                    training.predict(model, split.holdout))
+        return training.register_and_promote(registry, "m", model, split, dataset, metrics,
+                                             metrics, policy, START, END, seed)
+
+    first, decision = train_and_register(seed=1)
+    assert not first.reused and decision.promote
+    assert training.registered(first).startswith("Registered m v1")
+    again, decision = train_and_register(seed=1)  # 02 re-run unchanged, or a resumed run
+    assert again.reused and again.version == 1
+    assert training.registered(again).startswith("Reused m v1")
+    assert not decision.promote  # the rule as before: an equal challenger does not win
+    _, decision = train_and_register(seed=1, policy="always")
+    assert decision.promote and "champion already" in decision.reason
+    assert registry.version_numbers("m") == [1]
+    assert len(registry.aliases("m")["history"]) == 1  # nothing changed, nothing recorded
+    other, _ = train_and_register(seed=2)  # another seed is another model
+    assert other.version == 2 and not other.reused

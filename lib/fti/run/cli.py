@@ -158,14 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(args: argparse.Namespace) -> Any:
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The options set on the command line (the others are None in ``args``)."""
     from dataclasses import fields
 
     from fti.run.options import Options
 
-    given = {f.name: getattr(args, f.name) for f in fields(Options)
-             if getattr(args, f.name, None) is not None}
-    return Options(**given)
+    return {f.name: getattr(args, f.name) for f in fields(Options)
+            if getattr(args, f.name, None) is not None}
+
+
+def _options(args: argparse.Namespace, kind: str = "") -> Any:
+    """The run's options: from the command line, or, with --resume, from the run's
+    manifest (fti.run.resume), which a contradicting option on the command line fails."""
+    from fti.run.options import Options
+
+    if getattr(args, "resume", False):
+        from fti.run.resume import resumed_options
+
+        return resumed_options(args.run_dir, kind, _given(args))
+    return Options(**_given(args))
 
 
 def _refresh_index(options: Any) -> None:
@@ -192,7 +204,7 @@ def _day(args: argparse.Namespace) -> int:
     from fti.run.orchestrate import run_day
     from fti.run.runs import new_run_dir
 
-    options = _options(args)
+    options = _options(args, "day")
     run_dir = args.run_dir or new_run_dir(options.reports_dir, f"day-{args.date}")
     try:
         run_day(args.date, run_dir, options, first_day=args.first_day, resume=args.resume)
@@ -203,15 +215,15 @@ def _day(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from fti.run.orchestrate import simulate
-    from fti.run.runs import new_run_dir, read_manifest
+    from fti.run.runs import new_run_dir
 
-    options = _options(args)
+    options = _options(args, "simulate")
     start, end = args.start, args.end
     if args.resume:
-        if args.run_dir is None:
-            raise FTIError("--resume continues a run folder: give it with --run-dir.")
-        stored = read_manifest(args.run_dir).get("simulation", {})
-        start, end = start or stored.get("start"), end or stored.get("end")
+        from fti.run.resume import resumed_period, run_manifest
+
+        manifest = run_manifest(args.run_dir, "simulate")
+        start, end = resumed_period(manifest, start, end, args.run_dir)
     if not start or not end:
         raise FTIError("give the period with --start and --end (ISO dates, e.g. 2013-06-01).")
     run_dir = args.run_dir or new_run_dir(options.reports_dir, f"simulate-{start}_{end}")
@@ -225,9 +237,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from fti.run.orchestrate import PipelineFailed, demo
 
-    options = _options(args)
-    if args.resume and args.run_dir is None:
-        raise FTIError("--resume continues a demo run folder: give it with --run-dir.")
+    options = _options(args, "demo")
     try:
         demo(options, run_dir=args.run_dir, resume=args.resume)
     except PipelineFailed:

@@ -26,73 +26,30 @@ high-water mark; Arrow's allocator (mimalloc), which keeps what it freed out of
 That part of the reset is asked for as soon as a notebook ends, without waiting for it, so
 an idle kernel holds no more than a reset leaves.
 
-:data:`KERNEL_MANAGER` talks to the kernel over ``ipc`` (Unix sockets in a private
-temporary folder) rather than TCP on localhost, which also spares every notebook
-ipykernel's warning about unencrypted TCP; :mod:`fti.run.runs` gives it to both engines.
-The papermill engine that uses these kernels is :mod:`fti.run.engine`.
+:data:`KERNEL_MANAGER` (:mod:`fti.run.launch`) starts every kernel, warm or plain: it
+talks to it over Unix sockets, and the kernel dies with the process that started it;
+:mod:`fti.run.runs` gives it to both engines. The papermill engine that uses these kernels
+is :mod:`fti.run.engine`.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import os
-import shutil
-import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from papermill.log import logger
-from traitlets import default
+
+from fti.run.launch import KERNEL_MANAGER, remove_sockets
 
 __all__ = ["KERNEL_MANAGER", "WarmKernel", "close", "kernel", "kernel_environment",
            "openmp_threads"]
 
-_IPC = sys.platform != "win32"  # zmq's ipc transport needs Unix domain sockets
-_socket_dir: Path | None = None
-
-
-def _sockets() -> Path:
-    """A private folder for the kernels' socket files, removed when the process exits.
-
-    Short on purpose: a Unix socket path may not exceed about 100 characters.
-    """
-    global _socket_dir
-    if _socket_dir is None:
-        _socket_dir = Path(tempfile.mkdtemp(prefix="fti-kernels-"))
-    return _socket_dir
-
-
-_kernel_numbers = itertools.count(1)  # next() on it is atomic under the GIL
-
-
-class IPCKernelManager(AsyncKernelManager):
-    """The default kernel manager, talking over Unix sockets instead of TCP on localhost."""
-
-    @default("transport")
-    def _transport_default(self) -> str:
-        return "ipc" if _IPC else "tcp"
-
-    @default("ip")
-    def _ip_default(self) -> str:
-        if self.transport == "ipc":
-            # Socket files k<n>-1, k<n>-2, ...: jupyter_client numbers them by the first name
-            # not on disk yet, and a kernel creates its files only once it runs, so two
-            # kernels started at the same time (two threads) would share one prefix's
-            # numbers and each client would talk to the other's kernel. One prefix each.
-            return str(_sockets() / f"k{next(_kernel_numbers)}")
-        return super()._ip_default()
-
-
-#: Pass as ``kernel_manager_class`` to papermill (either engine) for the ipc transport.
-KERNEL_MANAGER = IPCKernelManager
 
 # --- inside the kernel ----------------------------------------------------------------------
 # Defined once per kernel, in a module of its own (so no notebook sees it), then called
@@ -335,8 +292,7 @@ def close(this_thread_only: bool = False) -> None:
 
 def _at_exit() -> None:
     close()
-    if _socket_dir is not None:  # after the kernels, which may still use their sockets
-        shutil.rmtree(_socket_dir, ignore_errors=True)
+    remove_sockets()  # after the kernels, which may still use their sockets
 
 
 _exit_hook = threading.Lock()

@@ -10,7 +10,8 @@ inference runs get ``figures=False``: their figures become small tables. The bac
 training and monitoring keep theirs; the stored results are the same.
 
 Each notebook execution is a step of :mod:`fti.run.runs` with a stable name
-(``2013-06-03/inference``); resuming a run folder skips the steps that are ``ok`` there.
+(``2013-06-03/inference``); resuming a run folder skips the steps that are ``ok`` there,
+with the options the run started with (:mod:`fti.run.resume`).
 Notebooks talk only through the store and the registry; the one thing the chain reads
 back is monitoring's retrain recommendation.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from fti.run.plan import (
     training_parameters,
     version_label,
 )
+from fti.run.resume import check, recorded
 from fti.run.runs import (
     PipelineFailed,
     StepResult,
@@ -98,13 +99,17 @@ def _days(chain: Chain, start: dt.date, end: dt.date, first_day: dt.date | None
         return results
 
 
-def _start(run_dir: Path, resume: bool, **fields: Any) -> None:
-    """Refuse to mix two runs in one folder by accident; note what this run is."""
-    steps = read_manifest(run_dir)["steps"]
-    if steps and not resume:
-        raise FTIError(f"{run_dir} already holds a run ({len(steps)} steps). Add --resume to "
-                       f"continue it, or choose another --run-dir.")
-    update_manifest(run_dir, **fields)
+def _start(run_dir: Path, resume: bool, options: Options, **fields: Any) -> None:
+    """Refuse to mix two runs in one folder by accident, or to resume one with other
+    options than it started with; note what this run is (its options with their folders
+    resolved, so that a resume uses the same ones)."""
+    manifest = read_manifest(run_dir)
+    if manifest["steps"] and not resume:
+        raise FTIError(f"{run_dir} already holds a run ({len(manifest['steps'])} steps). Add "
+                       f"--resume to continue it, or choose another --run-dir.")
+    if resume and "options" in manifest:
+        check(manifest["options"], recorded(options), run_dir)
+    update_manifest(run_dir, options=recorded(options), **fields)
 
 
 def run_day(day: str | dt.date, run_dir: Path, options: Options,
@@ -114,7 +119,13 @@ def run_day(day: str | dt.date, run_dir: Path, options: Options,
     day = parse_day(day, "day")
     first = parse_day(first_day, "first_day") if first_day else None
     check_days(day, day, options)
-    update_manifest(run_dir, kind="day", options=asdict(options))
+    manifest = read_manifest(run_dir)
+    if resume and manifest.get("day", day.isoformat()) != day.isoformat():
+        raise FTIError(f"{run_dir} holds the run of {manifest['day']}, not of {day}: resume "
+                       f"it with that date, or run {day} in another --run-dir.")
+    if resume and "options" in manifest:
+        check(manifest["options"], recorded(options), run_dir)
+    update_manifest(run_dir, kind="day", options=recorded(options), day=day.isoformat())
     return _cycle(Chain(run_dir, options, resume), day, first)
 
 
@@ -127,7 +138,7 @@ def simulate(start: str | dt.date, end: str | dt.date, run_dir: Path, options: O
     first, last = parse_day(start, "start"), parse_day(end, "end")
     check_range(first, last, "start", "end")
     check_days(first, last, options)
-    _start(run_dir, resume, kind="simulate", options=asdict(options),
+    _start(run_dir, resume, options, kind="simulate",
            simulation={"start": first.isoformat(), "end": last.isoformat()})
     chain = Chain(run_dir, options, resume)
     chain.say(f"simulating {first} to {last} into {chain.run_dir}")
@@ -156,7 +167,7 @@ def demo(options: Options, run_dir: Path | None = None, resume: bool = False, *,
     check_parameters("feature", feature_parameters(*hist, options))
     check_parameters("training", training_parameters(labelled, options))
     check_days(*prod, options)
-    _start(run_dir, resume, kind="demo", options=asdict(options),
+    _start(run_dir, resume, options, kind="demo",
            simulation={"start": prod[0].isoformat(), "end": prod[1].isoformat()})
     chain = Chain(run_dir, options, resume)
     chain.say(f"demo run folder: {chain.run_dir}\ndata: {options.data_path}")

@@ -10,7 +10,9 @@ day D reads (inference reads the days up to D, monitoring and training the days 
 D - 1; every read is a range of days); inference of D waits for every decision before D,
 so it uses the champion a run of one notebook at a time would use. It pays with a free
 core and costs a second kernel's memory (see docs/performance.md). Which steps a day has,
-and with which parameters, is :mod:`fti.run.plan`'s.
+and with which parameters, is :mod:`fti.run.plan`'s. Both kernels write the same data
+folder: each write holds the folder's lock only while it writes (:mod:`fti.locks`), so
+neither kernel waits for the other's notebook.
 """
 
 from __future__ import annotations
