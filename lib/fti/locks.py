@@ -23,6 +23,10 @@ holder, and gives up after ``FTI_LOCK_TIMEOUT`` seconds (default 600).
 
 The lock is re-entrant per thread (a feature view's read holds it shared around the
 store's own reads); taking it exclusively while holding it shared is a programming error.
+A holder can hand it to helper processes that write for it (Spark's executors writing a
+backfill's days): :meth:`FileLock.handed_over` records a token with the holder, and a
+helper passing that token writes under the holder's lock (:meth:`FileLock.acting_for`),
+so a reader still sees the backfill's range whole or not at all.
 :func:`lock_for` is the seam for other kinds of data root: an object store would get a
 lease object with an expiry instead of ``flock``, behind the same two methods.
 """
@@ -34,6 +38,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -61,6 +66,14 @@ class RootLock(Protocol):
 
     def exclusive(self, doing: str) -> AbstractContextManager[None]:
         """Held while writing; ``doing`` tells a waiting process what the holder does."""
+        ...
+
+    def handed_over(self, doing: str) -> AbstractContextManager[str]:
+        """Held exclusively for helper processes that write for this one; yields a token."""
+        ...
+
+    def acting_for(self, token: str) -> AbstractContextManager[None]:
+        """In a helper process: write under the lock its owner handed over with ``token``."""
         ...
 
 
@@ -135,21 +148,48 @@ class FileLock:
     def exclusive(self, doing: str) -> AbstractContextManager[None]:
         return self._hold(fcntl.LOCK_EX, doing)
 
-    def holder(self) -> str:
-        """Who holds (or last held) the lock exclusively, as a sentence; '' if unknown."""
+    @contextlib.contextmanager
+    def handed_over(self, doing: str) -> Iterator[str]:
+        token = secrets.token_hex(16)
+        with self._hold(fcntl.LOCK_EX, doing, token):
+            yield token
+
+    @contextlib.contextmanager
+    def acting_for(self, token: str) -> Iterator[None]:
+        info = self._holder_info()
+        if not token or info.get("token") != token:
+            raise LockTimeoutError(
+                f"{self.root}: this process was asked to write for the holder of its lock, "
+                f"but the lock is not held with that token (holder: "
+                f"{self.holder() or 'none'}). The run that started it has ended or failed.")
+        key = str(self.path)
+        _held()[key] = [fcntl.LOCK_EX, 1]  # writes re-enter it as if this thread held it
+        try:
+            yield
+        finally:
+            del _held()[key]
+
+    def _holder_info(self) -> dict:
         try:
             info = json.loads(self.path.read_text())
         except (OSError, ValueError):
-            return ""
+            return {}
         if not isinstance(info, dict):
-            return ""
+            return {}
         if info.get("host") == socket.gethostname() and not _alive(info.get("pid")):
-            return ""  # left by a holder that died: the lock went with it
+            return {}  # left by a holder that died: the lock went with it
+        return info
+
+    def holder(self) -> str:
+        """Who holds (or last held) the lock exclusively, as a sentence; '' if unknown."""
+        info = self._holder_info()
+        if not info:
+            return ""
         return (f"pid {info.get('pid')} on {info.get('host')} ({info.get('process')}), "
                 f"{info.get('doing')}, since {info.get('since')}")
 
     @contextlib.contextmanager
-    def _hold(self, mode: int, doing: str) -> Iterator[None]:
+    def _hold(self, mode: int, doing: str, token: str = "") -> Iterator[None]:
         key = str(self.path)
         mine = _held().get(key)
         if mine is not None:  # this thread holds it already
@@ -169,7 +209,7 @@ class FileLock:
         try:
             self._acquire(fd, mode, doing)
             if mode == fcntl.LOCK_EX:
-                self._write_holder(fd, doing)
+                self._write_holder(fd, doing, token)
             _held()[key] = [mode, 1]
             try:
                 yield
@@ -218,10 +258,11 @@ class FileLock:
     def _holder_or_readers(self) -> str:
         return self.holder() or "readers (a training, inference or monitoring run reading)"
 
-    def _write_holder(self, fd: int, doing: str) -> None:
+    def _write_holder(self, fd: int, doing: str, token: str = "") -> None:
         info = {"pid": os.getpid(), "host": socket.gethostname(), "process": describe_process(),
                 "doing": doing,
-                "since": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+                "since": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                **({"token": token} if token else {})}
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)

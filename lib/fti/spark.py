@@ -242,20 +242,23 @@ def _check_days(first: dt.date, source_args: tuple[Any, ...],
         yield pd.DataFrame(rows, columns=[*_SUMMARY, *(g.name for g in GROUPS)])
 
 
-def _write_days(root: str, kept: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """Stage 3 on an executor: write each kept day through the store, as the pandas engine."""
+def _write_days(root: str, token: str, kept: Iterator[pd.DataFrame]
+                ) -> Iterator[pd.DataFrame]:
+    """Stage 3 on an executor: write each kept day through the store, as the pandas engine,
+    under the data root's lock that the driver holds for the whole range (``token``)."""
     import pandas as pd
 
     from fti.features import write_day
     from fti.store import FeatureStore
 
     store = FeatureStore(root)
-    for chunk in kept:
-        for _, row in chunk.iterrows():
-            batch = DayBatch(dt.date.fromisoformat(row["day"]))
-            batch.writes = {g.name: _unpack(row[g.name]) for g in GROUPS}
-            write_day(store, batch)
-        yield pd.DataFrame({"day": chunk["day"]})
+    with store.lock.acting_for(token):
+        for chunk in kept:
+            for _, row in chunk.iterrows():
+                batch = DayBatch(dt.date.fromisoformat(row["day"]))
+                batch.writes = {g.name: _unpack(row[g.name]) for g in GROUPS}
+                write_day(store, batch)
+            yield pd.DataFrame({"day": chunk["day"]})
 
 
 # --- on the driver -------------------------------------------------------------------------
@@ -338,9 +341,11 @@ def run_feature_pipeline(store: FeatureStore, source: FlightSource, start: dt.da
                 failed = [r for r in summary if r["error"] is not None]
                 if failed:
                     raise _refuse(failed, start, end, total)
-                with _progress(spark, "fti-write", "features: write", parts, progress):
+                doing = f"write the features of {start}..{end} (Spark's executors)"
+                with (store.lock.handed_over(doing) as token,  # a reader sees all or none
+                      _progress(spark, "fti-write", "features: write", parts, progress)):
                     kept.drop(*_SUMMARY[1:]).mapInPandas(
-                        partial(_write_days, str(store.root)), "day string").collect()
+                        partial(_write_days, str(store.root), token), "day string").collect()
             finally:
                 kept.unpersist()
     return [DaySummary(dt.date.fromisoformat(r["day"]), json.loads(r["rows"]),

@@ -187,3 +187,26 @@ def test_the_lock_is_reentrant_in_a_thread_but_a_reader_cannot_start_writing(tmp
         pass
     with lock.exclusive("again"):  # released after each block
         pass
+
+
+def test_a_lock_handed_over_lets_its_helpers_write_and_keeps_every_other_writer_out(tmp_path):
+    """Spark's executors write a backfill's days under the lock the driver holds."""
+    code = """
+        import sys
+        from pathlib import Path
+        from fti.locks import FileLock
+        lock = FileLock(Path(sys.argv[1]))
+        with lock.acting_for(sys.argv[2]), lock.exclusive("write a day"):
+            (Path(sys.argv[1]) / "written-by-helper").write_text("ok")
+    """
+    lock = FileLock(tmp_path)
+    with lock.handed_over("a backfill's writes") as token:
+        helper = _start(code, tmp_path, token)
+        assert helper.wait(timeout=120) == 0, helper.stderr.read()
+        stranger = _start(code, tmp_path, "not-the-token")
+        assert stranger.wait(timeout=120) != 0
+        assert "not held with that token" in stranger.stderr.read()
+        assert "a backfill's writes" in lock.holder()
+    assert (tmp_path / "written-by-helper").read_text() == "ok"
+    late = _start(code, tmp_path, token)  # the holder is done: the token is worth nothing
+    assert late.wait(timeout=120) != 0
