@@ -7,6 +7,8 @@ Tiny generated notebooks (a ``parameters`` cell and a few code cells) run throug
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -223,3 +225,17 @@ def test_openmp_threads_reach_a_runtime_the_notebook_loads_itself(tmp_path):
     two = min(2, os.cpu_count() or 1)
     assert "\n".join(fresh).splitlines() == ["loaded False", f"threads {two}"]
     assert "\n".join(again).splitlines() == ["loaded True", "threads 1"]
+
+
+def test_a_kernel_shut_down_while_busy_leaves_no_traceback_on_stderr():
+    """ipykernel printed 'ZMQError: Socket operation on non-socket' when a shutdown request
+    reached it while it still ran the release queued after a notebook (at every exit)."""
+    code = ("from fti.run import kernels\n"
+            "k = kernels.WarmKernel('python3')\n"
+            "k.kc.execute('import time; time.sleep(1)', silent=True, store_history=False)\n"
+            "k.shutdown()\n"
+            "print('shut down')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.stdout.strip() == "shut down"
+    assert "Traceback" not in done.stderr and "ZMQError" not in done.stderr, done.stderr

@@ -186,7 +186,17 @@ class WarmKernel:
                                f"{content.get('ename')}: {content.get('evalue')}")
 
     def shutdown(self) -> None:
-        """Stop the kernel and its channels; never raises (it may be dead already)."""
+        """Stop the kernel and its channels; never raises (it may be dead already).
+
+        A live kernel finishes what it was asked first (the release queued after the last
+        notebook): a shutdown request that arrives while it runs makes ipykernel print a
+        ``ZMQError: Socket operation on non-socket`` traceback to the runner's stderr.
+        """
+        try:
+            if self.alive():
+                self._run("pass", timeout=30)  # answered once the queue before it is done
+        except Exception as exc:  # a busy or broken kernel: shut it down all the same
+            logger.debug("the warm kernel did not answer before its shutdown: %s", exc)
         try:
             self._starter._cleanup_kernel()  # shuts down, removes connection and socket files
         except Exception as exc:  # at exit or after a crash: nothing more to do
