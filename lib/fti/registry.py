@@ -9,7 +9,7 @@ Layout under the data root::
 A model file whose sha256 differs from its record is refused, and so is one that holds a
 type outside :data:`TRUSTED_TYPES` (skops lists the types a file would instantiate, before
 loading it). Aliases change atomically, and every change is kept in a history with its
-reason.
+reason, and so is every decision not to move one (a challenger that stayed challenger).
 
 Writes hold the data root's lock (:mod:`fti.locks`): two processes never take the same
 version number, an alias change is a read-modify-write that loses no other change, and a
@@ -269,14 +269,33 @@ class ModelRegistry:
         Read, change and write happen under the data root's lock, so a change made by
         another process at the same time is kept, not overwritten.
         """
-        with self.lock.exclusive(f"point {name!r} {alias} at v{version}"):
+        self._change(name, alias, version, {"reason": reason, "at": at}, move=True)
+
+    def record_decision(self, name: str, alias: str, candidate: int, reason: str,
+                        at: str) -> None:
+        """Record in the history that ``candidate`` did not take ``alias``, and why; the
+        alias stays where it is. The same decision twice in a row (a re-run) is kept once."""
+        self._change(name, alias, candidate, {"reason": reason, "at": at}, move=False)
+
+    def _change(self, name: str, alias: str, version: int, why: dict[str, str],
+                move: bool) -> None:
+        verb = "point" if move else "record a decision on"
+        with self.lock.exclusive(f"{verb} {name!r} {alias} (v{version})"):
             self.get(name, version=version)  # must exist
             remove_leftovers(self._dir(name))
             data = self.aliases(name)
             history = list(data.get("history", []))
-            history.append({"at": at, "alias": alias, "version": version,
-                            "previous": data.get(alias), "reason": reason})
-            data.update({alias: version, "history": history})
+            entry = {"at": why["at"], "alias": alias,
+                     "version": version if move else data.get(alias),
+                     "previous": data.get(alias), "reason": why["reason"]}
+            if not move:
+                entry.update(challenger=version, promoted=False)
+                last = history[-1] if history else {}
+                if all(last.get(k) == entry[k] for k in ("alias", "version", "challenger",
+                                                          "reason")):
+                    return
+            history.append(entry)
+            data.update({alias: version, "history": history} if move else {"history": history})
             atomic_write_json(self._dir(name) / "aliases.json", data)
 
     def champion(self, name: str) -> ModelRecord | None:

@@ -179,14 +179,62 @@ class Decision:
     reason: str
 
 
+def days_trained_on(record: ModelRecord) -> tuple[dt.date, dt.date] | None:
+    """The days whose flights a registered model was fit on: from its first training day to
+    the day before its own holdout (which it never saw); None if its lineage lacks them."""
+    lineage = record.info.get("lineage", {})
+    start, holdout = lineage.get("train_start"), lineage.get("holdout_start")
+    if not start or not holdout:
+        return None
+    return dt.date.fromisoformat(start), dt.date.fromisoformat(holdout) - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """The days of a challenger's holdout that the champion was trained on."""
+
+    champion_version: int
+    first: dt.date
+    last: dt.date
+    trained_to: dt.date  # the champion's last training day
+
+
+def holdout_seen_by(record: ModelRecord, split: Split) -> Overlap | None:
+    """The days of this holdout that ``record`` was trained on, or None if it saw none.
+
+    A model scores well on flights it learned from, so comparing a challenger with a
+    champion on such days would favour the champion: that comparison is not made.
+    """
+    trained = days_trained_on(record)
+    if trained is None:
+        return None
+    first, last = max(trained[0], split.holdout_start), min(trained[1], split.holdout_end)
+    return Overlap(record.version, first, last, trained[1]) if first <= last else None
+
+
 def decide_promotion(policy: str, challenger: dict[str, float],
-                     champion: dict[str, float] | None) -> Decision:
-    """Apply the promotion policy to holdout metrics measured on the same holdout."""
+                     champion: dict[str, float] | None, seen: Overlap | None = None) -> Decision:
+    """Apply the promotion policy to holdout metrics measured on the same holdout.
+
+    ``seen`` says which days of the holdout the champion was trained on (see
+    :func:`holdout_seen_by`): then there is no fair comparison, and "if_better" does not
+    promote; the reason says so and what to do.
+    """
     if policy not in PROMOTION_POLICIES:
         raise ParameterError(f"promote={policy!r}: use one of {PROMOTION_POLICIES}.")
     new = challenger[PRIMARY_METRIC]
     if policy == "never":
         return Decision(False, "promote='never': registered without promotion")
+    if seen is not None:
+        unfair = (f"champion v{seen.champion_version} was trained on flights up to "
+                  f"{seen.trained_to}, and so on {seen.first} to {seen.last} of this holdout: "
+                  f"on days it learned from, it would look better than it is")
+        if policy == "always":
+            return Decision(True, f"promote='always', without a fair comparison ({unfair})")
+        return Decision(False, f"no fair comparison, so the champion stays: {unfair}. For a "
+                               f"fair one, train with a later train_end, so that the holdout "
+                               f"starts after {seen.trained_to}; or set promote='always' to "
+                               f"replace the champion without comparing")
     if champion is None:
         return Decision(True, f"no champion yet; the challenger ({PRIMARY_METRIC} {new:.4f}) "
                               f"becomes champion")
@@ -209,18 +257,15 @@ def save_snapshot(store: FeatureStore, view: FeatureView, frame: pd.DataFrame,
     return store.save_training_dataset(view.name, frame, meta)
 
 
-def champion_on_holdout(registry: ModelRegistry, name: str,
-                        holdout: pd.DataFrame) -> tuple[ModelRecord, dict[str, float]] | None:
-    """The current champion and its metrics on *this* holdout, or None without a champion."""
-    record = registry.champion(name)
-    if record is None:
-        return None
-    missing = [f for f in record.features if f not in holdout.columns]
+def champion_on_holdout(registry: ModelRegistry, champion: ModelRecord,
+                        holdout: pd.DataFrame) -> dict[str, float]:
+    """The champion's metrics on *this* holdout (NaN if the view lacks one of its features)."""
+    missing = [f for f in champion.features if f not in holdout.columns]
     if missing:
         nan = evaluate(holdout[TARGET], np.full(len(holdout), np.nan))
-        return record, {**nan, PRIMARY_METRIC: float("nan")}
-    model = registry.load(record)
-    return record, evaluate(holdout[TARGET], predict(model, holdout, record.features))
+        return {**nan, PRIMARY_METRIC: float("nan")}
+    model = registry.load(champion)
+    return evaluate(holdout[TARGET], predict(model, holdout, champion.features))
 
 
 def model_info(model, split: Split, dataset: TrainingDataset, metrics: dict[str, dict],
@@ -269,29 +314,37 @@ def register_and_promote(registry: ModelRegistry, name: str, model, split: Split
                          train_end: dt.date, seed: int) -> tuple[ModelRecord, Decision]:
     """Register a trained model and decide, by ``policy``, whether it becomes champion.
 
-    The champion (if any) is scored on the same holdout first; its figures are recorded
-    with the new model's. A promotion is recorded in the alias history, dated the day after
-    the training range (the first day the model could serve).
+    The champion (if any) is scored on the same holdout first, unless it was trained on
+    some of its days (:func:`holdout_seen_by`): then there is no fair comparison and the
+    challenger is not promoted on it. Every decision about a challenger is recorded in the
+    alias history with its reason, dated the day after the training range (the first day
+    the model could serve): a promotion moves the alias, any other decision leaves it.
 
     A model made from the same snapshot, holdout, parameters and seed as a registered
     version is not registered again: that version is reused (``record.reused``), and the
-    decision is taken for it as for a new one (it stays champion if it is one). All of it
-    holds the data root's lock, so the decision sees the champion it changes.
+    decision is taken for it as for a new one (it stays champion if it is one; the same
+    decision is not recorded twice). All of it holds the data root's lock, so the decision
+    sees the champion it changes.
     """
+    at = (train_end + dt.timedelta(days=1)).isoformat()
     with registry.lock.exclusive(f"register and promote a version of {name!r}"):
-        current = champion_on_holdout(registry, name, split.holdout)
-        champion_metrics = current[1] if current else None
-        decision = decide_promotion(policy, metrics, champion_metrics)
+        holder = registry.champion(name)
+        seen = None if holder is None else holdout_seen_by(holder, split)
+        champion_metrics = (champion_on_holdout(registry, holder, split.holdout)
+                            if holder is not None and seen is None else None)
+        decision = decide_promotion(policy, metrics, champion_metrics, seen)
         record = registry.register(name, model, model_info(
             model, split, dataset,
             {"holdout": metrics, "baseline": baseline, "champion_on_holdout": champion_metrics},
             train_start, train_end, seed), key=registration_key(model, split, dataset))
-        if decision.promote and current is not None and current[0].version == record.version:
-            decision = Decision(True, f"{decision.reason}; v{record.version} is the champion "
-                                      f"already, so nothing changed")
+        if holder is not None and holder.version == record.version:
+            if decision.promote:
+                decision = Decision(True, f"{decision.reason}; v{record.version} is the "
+                                          f"champion already, so nothing changed")
         elif decision.promote:
-            registry.set_alias(name, "champion", record.version, decision.reason,
-                               at=(train_end + dt.timedelta(days=1)).isoformat())
+            registry.set_alias(name, "champion", record.version, decision.reason, at=at)
+        else:
+            registry.record_decision(name, "champion", record.version, decision.reason, at=at)
     return record, decision
 
 

@@ -323,7 +323,9 @@ def test_the_index_links_only_to_files_that_exist(tiny, monkeypatch):
             "lineage": {"train_start": "2013-01-01", "train_end": "2013-06-07"}}))
     (model / "aliases.json").write_text(json.dumps({"champion": 2, "history": [
         {"at": "2013-06-08", "alias": "champion", "version": 2, "previous": 1,
-         "reason": "<better> on the holdout"}]}))
+         "reason": "<better> on the holdout"},
+        {"at": "2013-06-09", "alias": "champion", "version": 2, "previous": 2,
+         "reason": "no fair comparison", "challenger": 1, "promoted": False}]}))
     history = pd.DataFrame({"run_date": ["2013-06-08", "2013-06-15"],
                             "retrain_recommended": [True, False], "reasons": ["drift", ""],
                             "drift_share": [0.5, 0.1], "roc_auc": [0.7, 0.72],
@@ -342,6 +344,7 @@ def test_the_index_links_only_to_files_that_exist(tiny, monkeypatch):
     assert len(_links(page)) == 4  # and the plot, inline
     assert "0.740" in page and "Champion: v2" in page
     assert "&lt;better&gt; on the holdout" in page  # text is escaped
+    assert "v2 promoted" in page and "v1 not promoted" in page  # both kinds of decision
     assert "http" not in page
 
 

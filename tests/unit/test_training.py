@@ -103,3 +103,74 @@ def test_training_the_same_model_again_reuses_its_version_and_says_so(tmp_path):
     assert len(registry.aliases("m")["history"]) == 1  # nothing changed, nothing recorded
     other, _ = train_and_register(seed=2)  # another seed is another model
     assert other.version == 2 and not other.reused
+
+
+def test_a_challenger_is_never_compared_on_holdout_days_the_champion_was_trained_on(tmp_path):
+    """Students mix runs (the demo's champion, a notebook run by hand): a champion trained on
+    the challenger's holdout days would look better than it is there. Training says so,
+    does not promote on that comparison, and records the reason in the alias history."""
+    store, registry = FeatureStore(tmp_path), ModelRegistry(tmp_path)
+    frame = with_days(tiny_training_frame(n=1500), 20)  # flights of 1 to 20 January
+
+    def train(end: dt.date, seed: int, policy: str = "if_better"):
+        rows = frame[training.flight_day(frame) <= end].reset_index(drop=True)
+        dataset = store.save_training_dataset(
+            "view", rows, {"feature_view": "view/v1", "feature_groups": {"g": 1}})
+        split = training.split_by_time(rows, 3, START, end)
+        model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
+        metrics = training.evaluate(split.holdout["delayed"],
+                                    training.predict(model, split.holdout))
+        return training.register_and_promote(registry, "m", model, split, dataset, metrics,
+                                             metrics, policy, START, end, seed)
+
+    champion, first = train(dt.date(2013, 1, 20), seed=1)  # fit on 1-17, holdout 18-20
+    assert first.promote
+    assert training.days_trained_on(champion) == (START, dt.date(2013, 1, 17))
+
+    challenger, decision = train(dt.date(2013, 1, 12), seed=2)  # holdout 10-12: seen by v1
+    assert not decision.promote
+    assert "no fair comparison" in decision.reason
+    assert "champion v1 was trained on flights up to 2013-01-17" in decision.reason
+    assert "2013-01-10 to 2013-01-12 of this holdout" in decision.reason
+    assert "holdout starts after 2013-01-17" in decision.reason  # what to do instead
+    assert challenger.metrics["champion_on_holdout"] is None  # not even scored there
+    aliases = registry.aliases("m")
+    assert aliases["champion"] == 1
+    assert aliases["history"][-1] == {
+        "at": "2013-01-13", "alias": "champion", "version": 1, "previous": 1,
+        "reason": decision.reason, "challenger": 2, "promoted": False}
+
+    again, same = train(dt.date(2013, 1, 12), seed=2)  # the same run again (a re-run)
+    assert again.reused and same == decision
+    assert len(registry.aliases("m")["history"]) == 2  # the same decision, recorded once
+
+    _, forced = train(dt.date(2013, 1, 12), seed=2, policy="always")
+    assert forced.promote and "without a fair comparison" in forced.reason
+    assert registry.aliases("m")["champion"] == 2
+
+    # v2 was fit on 1 to 9 January: a challenger held out on 18-20 January is compared
+    _, fair = train(dt.date(2013, 1, 20), seed=3)
+    assert "on the same holdout" in fair.reason and "fair" not in fair.reason
+
+
+def test_a_challenger_that_loses_or_is_never_promoted_is_recorded_with_its_reason(tmp_path):
+    frame = with_days(tiny_training_frame(n=800), 10)
+    store, registry = FeatureStore(tmp_path), ModelRegistry(tmp_path)
+    dataset = store.save_training_dataset(
+        "view", frame, {"feature_view": "view/v1", "feature_groups": {"g": 1}})
+    split = training.split_by_time(frame, 3, START, END)
+
+    def register(seed: int, policy: str, auc: float):
+        model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
+        return training.register_and_promote(registry, "m", model, split, dataset,
+                                             {"roc_auc": auc}, {"roc_auc": 0.5}, policy,
+                                             START, END, seed)
+
+    register(seed=1, policy="never", auc=0.9)
+    assert registry.champion("m") is None
+    assert registry.aliases("m")["history"][-1]["reason"].startswith("promote='never'")
+    register(seed=1, policy="if_better", auc=0.9)  # no champion yet: it becomes one
+    _, lost = register(seed=2, policy="if_better", auc=0.0)
+    entry = registry.aliases("m")["history"][-1]
+    assert (entry["challenger"], entry["version"], entry["promoted"]) == (2, 1, False)
+    assert entry["reason"] == lost.reason and "champion stays" in lost.reason

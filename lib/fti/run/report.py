@@ -238,6 +238,17 @@ def _models_section(data: Path) -> str:
     return "\n".join(parts)
 
 
+def _version(version: Any) -> str:
+    return "-" if version is None or version == "" else f"v{version}"
+
+
+def _outcome(entry: dict[str, Any]) -> str:
+    """What a history entry says: a version promoted, or a challenger that was not."""
+    if entry.get("promoted") is False:
+        return f"{_version(entry.get('challenger'))} not promoted"
+    return f"{_version(entry.get('version'))} promoted"
+
+
 def _model(data: Path, name: str) -> str:
     from fti.registry import ModelRegistry
 
@@ -264,9 +275,12 @@ def _model(data: Path, name: str) -> str:
     if history:
         rows = [f"<tr><td>{escape(str(h.get('at', '')))}</td>"
                 f"<td>{escape(str(h.get('alias', '')))}</td>"
-                f"<td>v{escape(str(h.get('version', '')))}</td>"
-                f"<td>{escape('v' + str(h['previous']) if h.get('previous') else '-')}</td>"
+                f"<td>{escape(_version(h.get('version')))}</td>"
+                f"<td>{escape(_version(h.get('previous')))}</td>"
+                f"<td>{escape(_outcome(h))}</td>"
                 f"<td>{escape(str(h.get('reason', '')))}</td></tr>" for h in reversed(history)]
-        parts.append("<h4>Alias history (newest first)</h4>"
-                     + _table(["at", "alias", "version", "previous", "reason"], rows))
+        parts.append("<h4>Alias history, promotions and challengers that stayed challengers "
+                     "(newest first)</h4>"
+                     + _table(["at", "alias", "version", "previous", "decision", "reason"],
+                              rows))
     return "\n".join(parts)
