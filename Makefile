@@ -5,24 +5,45 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# The exact versions a class installs (all packages, for Python 3.11+ on Linux, macOS and
+# Windows); pyproject.toml keeps the ranges. `make lock` regenerates it.
+LOCK   := requirements.lock
+# uv installs the lock in parallel (much faster than pip); it comes from PyPI into .venv.
+# Where it cannot be installed or fails, plain pip installs the same lock. INSTALLER=pip
+# skips uv.
+UV_VERSION ?= 0.13.9
+UV     := $(VENV)/bin/uv
+INSTALLER ?= uv
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lab bench lint report clean clean-data
+.PHONY: help install lock demo test test-fast lab bench lint report clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@if [ "$(INSTALLER)" = uv ] && $(PY) -m pip install --quiet "uv==$(UV_VERSION)" \
+	        && $(UV) pip install --python $(PY) -r $(LOCK) && $(UV) pip install --python $(PY) -e .; then \
+	    echo "installed $(LOCK) and the project with uv"; \
+	else \
+	    echo "installing $(LOCK) and the project with pip (slower)"; \
+	    $(PY) -m pip install --quiet --upgrade pip \
+	        && $(PY) -m pip install --quiet -r $(LOCK) && $(PY) -m pip install --quiet -e .; \
+	fi
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fti)" >/dev/null
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools
+install: $(STAMP) ## Create .venv and install the project with its dev tools (locked versions)
+
+lock: ## Regenerate requirements.lock from pyproject.toml (LOCK_FLAGS=--upgrade: newest versions)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	    --custom-compile-command "make lock" $(LOCK_FLAGS) --quiet -o $(LOCK)
 
 demo: $(STAMP) ## Run the whole story: backfill, train, replay June 2013, monitor, retrain, report
 	$(PY) -m fti demo
