@@ -8,6 +8,7 @@ repository's data/ or reports/.
 ``make test`` runs the tests on two pytest-xdist workers (``-n 2``), each
 with folders of its own. Each test file stays on one worker (its module fixtures are made
 once), and the notebooks all run on one worker, in order: 02 trains on the store 01 wrote.
+The exercise tests (tests/exercises/) stay together too: they share one lab store.
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when xdist runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Whole test files to a worker, in order; every notebook to the same worker."""
+    """Whole test files to a worker, in order; every notebook to the same worker, and
+    every exercise test (tests/exercises/) to one worker, where their lab store is built."""
     from xdist.scheduler import LoadFileScheduling
 
     class NotebooksTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "notebooks" if path.endswith(".ipynb") else path
+            if path.endswith(".ipynb"):
+                return "notebooks"
+            return "exercises" if path.startswith("tests/exercises/") else path
 
     return NotebooksTogether(config, log)
