@@ -76,32 +76,44 @@ def test_the_baseline_falls_back_when_a_carrier_has_no_history():
     assert training.baseline_predict(frame, 0.2).tolist() == [0.3, 0.2]
 
 
-def test_training_the_same_model_again_reuses_its_version_and_says_so(tmp_path):
-    frame = with_days(tiny_training_frame(n=800), 10)
-    store, registry = FeatureStore(tmp_path), ModelRegistry(tmp_path)
+def snapshot_and_split(store: FeatureStore, frame: pd.DataFrame, end: dt.date = END):
+    """A snapshot of ``frame`` and its split with a 3-day holdout, as 02 makes them."""
     dataset = store.save_training_dataset(
         "view", frame, {"feature_view": "view/v1", "feature_groups": {"g": 1}})
-    split = training.split_by_time(frame, 3, START, END)
+    return dataset, training.split_by_time(frame, 3, START, end)
 
-    def train_and_register(seed: int, policy: str = "if_better"):
-        model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
-        metrics = training.evaluate(split.holdout["delayed"],
-                                    training.predict(model, split.holdout))
-        return training.register_and_promote(registry, "m", model, split, dataset, metrics,
-                                             metrics, policy, START, END, seed)
 
-    first, decision = train_and_register(seed=1)
+def train_and_register(registry: ModelRegistry, dataset, split: training.Split, seed: int,
+                       policy: str = "if_better", end: dt.date = END,
+                       auc: float | None = None):
+    """Fit, evaluate (or pretend an ROC AUC) and register_and_promote, as 02 does."""
+    model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
+    metrics = ({"roc_auc": auc} if auc is not None else
+               training.evaluate(split.holdout["delayed"], training.predict(model, split.holdout)))
+    return training.register_and_promote(registry, "m", model, split, dataset, metrics,
+                                         metrics, policy, START, end, seed)
+
+
+def test_training_the_same_model_again_reuses_its_version_and_says_so(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    dataset, split = snapshot_and_split(FeatureStore(tmp_path),
+                                        with_days(tiny_training_frame(n=800), 10))
+
+    def train_and_register_(seed: int, policy: str = "if_better"):
+        return train_and_register(registry, dataset, split, seed, policy)
+
+    first, decision = train_and_register_(seed=1)
     assert not first.reused and decision.promote
     assert training.registered(first).startswith("Registered m v1")
-    again, decision = train_and_register(seed=1)  # 02 re-run unchanged, or a resumed run
+    again, decision = train_and_register_(seed=1)  # 02 re-run unchanged, or a resumed run
     assert again.reused and again.version == 1
     assert training.registered(again).startswith("Reused m v1")
     assert not decision.promote  # the rule as before: an equal challenger does not win
-    _, decision = train_and_register(seed=1, policy="always")
+    _, decision = train_and_register_(seed=1, policy="always")
     assert decision.promote and "champion already" in decision.reason
     assert registry.version_numbers("m") == [1]
     assert len(registry.aliases("m")["history"]) == 1  # nothing changed, nothing recorded
-    other, _ = train_and_register(seed=2)  # another seed is another model
+    other, _ = train_and_register_(seed=2)  # another seed is another model
     assert other.version == 2 and not other.reused
 
 
@@ -114,14 +126,8 @@ def test_a_challenger_is_never_compared_on_holdout_days_the_champion_was_trained
 
     def train(end: dt.date, seed: int, policy: str = "if_better"):
         rows = frame[training.flight_day(frame) <= end].reset_index(drop=True)
-        dataset = store.save_training_dataset(
-            "view", rows, {"feature_view": "view/v1", "feature_groups": {"g": 1}})
-        split = training.split_by_time(rows, 3, START, end)
-        model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
-        metrics = training.evaluate(split.holdout["delayed"],
-                                    training.predict(model, split.holdout))
-        return training.register_and_promote(registry, "m", model, split, dataset, metrics,
-                                             metrics, policy, START, end, seed)
+        dataset, split = snapshot_and_split(store, rows, end)
+        return train_and_register(registry, dataset, split, seed, policy, end)
 
     champion, first = train(dt.date(2013, 1, 20), seed=1)  # fit on 1-17, holdout 18-20
     assert first.promote
@@ -154,17 +160,12 @@ def test_a_challenger_is_never_compared_on_holdout_days_the_champion_was_trained
 
 
 def test_a_challenger_that_loses_or_is_never_promoted_is_recorded_with_its_reason(tmp_path):
-    frame = with_days(tiny_training_frame(n=800), 10)
-    store, registry = FeatureStore(tmp_path), ModelRegistry(tmp_path)
-    dataset = store.save_training_dataset(
-        "view", frame, {"feature_view": "view/v1", "feature_groups": {"g": 1}})
-    split = training.split_by_time(frame, 3, START, END)
+    registry = ModelRegistry(tmp_path)
+    dataset, split = snapshot_and_split(FeatureStore(tmp_path),
+                                        with_days(tiny_training_frame(n=800), 10))
 
     def register(seed: int, policy: str, auc: float):
-        model = training.fit(training.build_model(seed=seed, max_iter=15), split.train)
-        return training.register_and_promote(registry, "m", model, split, dataset,
-                                             {"roc_auc": auc}, {"roc_auc": 0.5}, policy,
-                                             START, END, seed)
+        return train_and_register(registry, dataset, split, seed, policy, auc=auc)
 
     register(seed=1, policy="never", auc=0.9)
     assert registry.champion("m") is None
