@@ -7,6 +7,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py                  # everything (the replay takes many minutes)
     python benchmarks/run.py store join       # some sections
     python benchmarks/run.py engine           # the two engines on a small notebook
+    python benchmarks/run.py workspace        # what the Evidently workspace adds to monitoring
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
@@ -541,13 +542,111 @@ def bench_inference(tmp: Path) -> None:
         f"{median_seconds(lambda: registry.load(record), repeat=5) * 1000:.0f} ms")
 
 
+def bench_workspace(tmp: Path, repeat: int = 5) -> None:
+    """What the Evidently workspace adds to a monitoring run (issue 17), on a real week:
+    the extra metrics (DriftedColumnsCount in the drift report, two MeanValue in the
+    quality report, the labels report) and writing the day's runs and the dashboard, at
+    the first monitoring day and with a month of days already in the workspace."""
+    from fti import inference, monitoring, training
+    from fti.calibration import drift_thresholds
+    from fti.features import FLIGHT_VIEW
+    from fti.monitoring import workspace
+    from fti.registry import ModelRegistry
+
+    print("\nEvidently workspace: what it adds to a monitoring run (medians of "
+          f"{repeat}; a week of June 2013 against a May reference)")
+    store = FeatureStore(tmp / "workspace")
+    first, day = dt.date(2013, 5, 1), dt.date(2013, 6, 8)
+    features.run_feature_pipeline(store, FlightSource(), first, day)
+    data = FLIGHT_VIEW.training_data(store, first, dt.date(2013, 5, 31))
+    snap = training.save_snapshot(store, FLIGHT_VIEW, data, first, dt.date(2013, 5, 31))
+    registry = ModelRegistry(store.root)
+    record = registry.register("bench", training.fit(training.build_model(0, 100), data), {
+        "features": training.FEATURES, "metrics": {"holdout": {"roc_auc": 0.75}},
+        "lineage": {"training_dataset": {"name": snap.name, "version": snap.version}}})
+    model = registry.load(record)
+    week = [day - dt.timedelta(days=d) for d in range(7, 0, -1)]
+    for d in week:
+        frame = inference.features_for_day(store, FLIGHT_VIEW, d)
+        inference.write_predictions(store, d, inference.score(model, record, frame, 0.5, d))
+    reference = monitoring.reference_data(store, record, model)
+    predictions = inference.read_predictions(store, week[0], week[-1])
+    current = monitoring.served(monitoring.current_window(
+        FLIGHT_VIEW.get(store, week[0], week[-1]), predictions))
+    numerical, categorical = monitoring.monitored_columns(record.features,
+                                                          FLIGHT_VIEW.categorical)
+    numerical = numerical + [monitoring.PREDICTION_COLUMN]
+    thresholds = drift_thresholds(reference, numerical, "sched_dep_utc", 7)
+    joined = monitoring.join_labels(predictions, FLIGHT_VIEW.labels(store, week[0], week[-1]),
+                                    day_start_utc(day))
+    result = monitoring.drift(reference, current, numerical, categorical,
+                              thresholds=thresholds)
+
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount
+    from evidently.presets import ClassificationPreset
+
+    count = next(m for m in result.snapshot.report.metrics
+                 if isinstance(m, DriftedColumnsCount))
+    tested = [c for c in result.columns.loc[result.columns["note"] == "", "column"]]
+    definition = DataDefinition(numerical_columns=[c for c in tested if c in numerical],
+                                categorical_columns=[c for c in tested if c in categorical])
+    cur, ref = (Dataset.from_pandas(f[tested].reset_index(drop=True), data_definition=definition)
+                for f in (current, reference))
+    done = joined.loc[joined["labelled"]]
+    labelled = pd.DataFrame({"delayed": done["delayed"].astype("int64").to_numpy(),
+                             "probability": done["probability"].to_numpy("float64")})
+    task = BinaryClassification(target="delayed", prediction_probas="probability", pos_label=1)
+    only_preset = Dataset.from_pandas(labelled, data_definition=DataDefinition(
+        numerical_columns=["probability"], classification=[task]))
+    runs = {"drift": result.snapshot, "quality": monitoring.classification_report(joined),
+            "labels": monitoring.labels_report(joined)}
+    space = tmp / "evidently"
+
+    def write(run_date: dt.date) -> None:
+        workspace.record_day(space, model_name="bench", run_date=run_date, runs=runs,
+                             champion=1, judged_version=1, window_versions=[1],
+                             metadata={}, drift_columns=result.columns)
+
+    steps = {
+        "drift report, as monitoring runs it (ValueDrift per column + DriftedColumnsCount)":
+            lambda: monitoring.drift(reference, current, numerical, categorical,
+                                     thresholds=thresholds),
+        "  of which DriftedColumnsCount alone (workspace: drift share panel)":
+            lambda: Report([count]).run(cur, ref),
+        "quality report: ClassificationPreset + 2 MeanValue (workspace)":
+            lambda: monitoring.classification_report(joined),
+        "  ClassificationPreset alone (the HTML report monitoring had before)":
+            lambda: Report([ClassificationPreset(probas_threshold=0.5)]).run(only_preset, None),
+        "labels report (workspace)": lambda: monitoring.labels_report(joined),
+        "write the day's 3 runs + dashboard, first day (workspace)":
+            lambda: write(day),
+    }
+    times = {name: median_seconds(work, repeat) for name, work in steps.items()}
+    for d in range(1, 31):  # a month of monitoring days already stored
+        write(day + dt.timedelta(days=7 * d))
+    times["write the day's 3 runs + dashboard, 30 days stored (workspace)"] = median_seconds(
+        lambda: write(day), repeat)
+    for name, seconds in times.items():
+        row(name, f"{seconds:.2f} s")
+    names = list(times)
+    added = (times[names[1]] + times[names[2]] - times[names[3]] + times[names[4]]
+             + times[names[6]])
+    row("added by the workspace per monitoring run (extra metrics + writing)",
+        f"{added:.2f} s", f"{added / (times[names[0]] - times[names[1]]):.0%} of the drift "
+        "report without it")
+    size = sum(p.stat().st_size for p in space.rglob("*.json")) / 2**20 / 31
+    row("workspace size per monitoring day", f"{size:.1f} MB")
+
+
 SECTIONS: dict[str, Callable[..., None]] = {
     "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
     "engine": bench_engine, "replay": bench_replay, "replay-defaults": bench_replay_defaults,
-    "replay-compare": bench_replay_compare,
+    "replay-compare": bench_replay_compare, "workspace": bench_workspace,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "engine", "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "workspace", "engine", "replay",
+                    "replay-compare"]
 
 
 def main(argv: list[str]) -> int:

@@ -32,7 +32,7 @@ PARAMETERS = {
                             "fault_start": '"2013-06-15"', "figures": "True"},
     "02_training_pipeline": {"train_start": '"2013-01-01"', "train_end": '""', "holdout_days": "14",
                              "model_name": '"m"', "promote": '"if_better"', "seed": "42",
-                             "data_dir": '""'},
+                             "max_trees": "10", "importance_rows": "100", "data_dir": '""'},
     "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
                               "model_version": "0", "threshold": "0.5", "data_dir": '""',
                               "figures": "True"},
