@@ -180,7 +180,7 @@ def monitoring_history(history: pd.DataFrame) -> Figure:
     panels = [
         ("Share of drifted features", {"drift_share": "share"}, "drift_verdict"),
         ("ROC AUC on the arrived labels", {"roc_auc": "ROC AUC",
-                                           "holdout_roc_auc": "its holdout's"},
+                                           "holdout_roc_auc": "holdout, same version"},
          "performance_verdict"),
         ("Brier score (lower is better)", {"brier": "Brier score"}, "performance_verdict"),
         ("Delayed share: observed vs predicted", {"base_rate": "observed",
@@ -209,5 +209,9 @@ def monitoring_history(history: pd.DataFrame) -> Figure:
         if len(columns) > 1 or len(retrain):
             ax.legend(fontsize="small")
         history_axis(ax, days)
+    # fixed floors, so that a small wobble does not fill a panel
     axes[0, 0].set_ylim(0, 1)
+    axes[0, 1].set_ylim(min(0.5, axes[0, 1].get_ylim()[0]), 1)
+    for ax in (axes[1, 0], axes[1, 1]):
+        ax.set_ylim(bottom=0)
     return fig

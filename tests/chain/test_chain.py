@@ -93,7 +93,8 @@ def test_the_pipelines_run_day_after_day_through_papermill(chain):
     assert (history["n_labelled"] > 1000).all()  # the window's two days of labels arrived
     assert (history["labelled_days"] == 2).all() and (history["current_days"] == 2).all()
     assert "not enough data" not in set(history["performance_verdict"])
-    assert (reports / "index.html").exists()
+    page = (reports / "index.html").read_text()
+    assert "make monitor" in page and f"/projects/{chain['project']}" in page
     assert {p: p.read_bytes() for p in chain["sources"]} == chain["sources"]  # untouched
 
 

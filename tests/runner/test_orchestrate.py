@@ -33,12 +33,13 @@ PARAMETERS = {
     "02_training_pipeline": {"train_start": '"2013-01-01"', "train_end": '""', "holdout_days": "14",
                              "model_name": '"m"', "promote": '"if_better"', "seed": "42",
                              "max_trees": "10", "importance_rows": "100", "data_dir": '""'},
-    "03_inference_pipeline": {"run_date": '""', "model_name": '"m"', "model_alias": '"x"',
-                              "model_version": "0", "threshold": "0.5", "data_dir": '""',
-                              "figures": "True"},
+    "03_inference_pipeline": {"run_date": '""', "days": "1", "model_name": '"m"',
+                              "model_alias": '"x"', "model_version": "0", "threshold": "0.5",
+                              "data_dir": '""', "figures": "True"},
     "04_monitoring_pipeline": {"run_date": '""', "window_days": "7", "model_name": '"m"',
                                "drift_share_threshold": "0.3", "auc_drop_threshold": "0.05",
-                               "data_dir": '""', "reports_dir": '""'},
+                               "min_rows": "2000", "min_days": "7", "data_dir": '""',
+                               "reports_dir": '""'},
 }
 FAULT_CELL = ('if inject_fault == "visib_stuck" and start_date >= fault_start:\n'
               '    raise ValueError(f"injected fault on {start_date}")')
@@ -336,7 +337,8 @@ def test_the_index_builds_with_empty_reports_and_data_folders(tmp_path):
     assert _links(page) == []
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["day"], ["simulate"], ["demo"], ["report"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["day"], ["simulate"], ["demo"], ["report"],
+                                     ["monitor"]])
 def test_every_command_has_help(command):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run([sys.executable, "-m", "fti", *command, "--help"],
@@ -382,3 +384,9 @@ def test_a_bad_parameter_is_refused_before_any_notebook_runs(tiny, capsys, comma
     assert code == 1
     assert f"{notebook}.ipynb" in err and says in err and "Nothing was run" in err
     assert _log(tiny["data"]) == []  # no notebook ran, nothing was written
+
+
+def test_fti_monitor_without_a_workspace_says_what_to_run(tmp_path, capsys):
+    assert cli.main(["monitor", "--data-dir", str(tmp_path), "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "No Evidently workspace" in err and "make demo" in err

@@ -53,3 +53,21 @@ def test_every_notebook_runs_as_is_with_its_own_defaults(pipeline):
              "inference": params.inference_params,
              "monitoring": params.monitoring_params}[pipeline]
     check(**notebook_defaults(pipeline))  # no ParameterError
+
+
+def test_a_catch_up_of_days_stays_in_2013_and_lists_its_days():
+    p = _inference(run_date="2013-12-29", days=3)
+    assert [d.isoformat() for d in p.run_dates] == ["2013-12-29", "2013-12-30", "2013-12-31"]
+    with pytest.raises(ParameterError, match="the last day"):
+        _inference(run_date="2013-12-29", days=4)
+    with pytest.raises(ParameterError, match="days=0 is too small"):
+        _inference(run_date="2013-06-01", days=0)
+
+
+def test_a_monitoring_minimum_longer_than_the_window_is_refused():
+    from fti.params import monitoring_params
+
+    defaults = notebook_defaults("monitoring")
+    with pytest.raises(ParameterError, match="min_days=7 is more than window_days=3"):
+        monitoring_params(**{**defaults, "window_days": 3})
+    assert monitoring_params(**{**defaults, "window_days": 3, "min_days": 3}).min_days == 3

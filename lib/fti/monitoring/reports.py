@@ -13,12 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from fti import config
 from fti.files import atomic_write_text
 
 #: What to do when an HTML report opens blank inside JupyterLab.
-OPEN_HINT = ("open it in a browser tab (JupyterLab's file browser: right-click it, 'Open in "
-             "New Browser Tab'); opened inside JupyterLab it stays blank until you click "
-             "'Trust HTML' in its toolbar")
+OPEN_HINT = ("To read it, open it in a browser tab (in JupyterLab's file browser: right-click "
+             "it, 'Open in New Browser Tab'); opened inside JupyterLab it stays blank until "
+             "you click 'Trust HTML' in its toolbar.")
 
 
 def save_html(snapshot: Any, path: str | Path) -> Path:
@@ -27,12 +28,13 @@ def save_html(snapshot: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-def where(path: str | Path, root: str | Path | None = None) -> str:
-    """A report's path (relative to ``root`` when it lies below it) and how to open it."""
-    shown = Path(path)
-    if root is not None and shown.is_relative_to(root):
+def where(path: str | Path) -> str:
+    """A report's path (from the repository root when it lies below it, as JupyterLab's
+    file browser shows it) and how to open it."""
+    shown, root = Path(path), config.repo_root()
+    if shown.is_relative_to(root):
         shown = shown.relative_to(root)
-    return f"{shown}\n  ({OPEN_HINT})"
+    return f"{shown}\n  {OPEN_HINT}"
 
 
 def labels_report(joined: pd.DataFrame) -> Any:
