@@ -93,7 +93,7 @@ def test_the_drift_run_counts_drifted_features_as_the_project_does(runs):
         monitoring.feature_drift_share(runs["result"]))
 
 
-def test_the_dashboard_is_written_with_its_panels_and_follows_new_champions(tmp_path, runs):
+def test_the_dashboard_is_written_with_its_panels_and_rewritten_the_same(tmp_path, runs):
     from evidently.sdk.models import DashboardModel
 
     day = record(tmp_path, runs)
@@ -106,8 +106,9 @@ def test_the_dashboard_is_written_with_its_panels_and_follows_new_champions(tmp_
                       "Delayed share: observed vs mean prediction",
                       "Labelled and unlabelled predictions of the window",
                       "Drift scores of the most drifting features"]
-    share = board.panels[1]
-    assert [v.tags for v in share.values] == [["drift", "champion v1"], ["drift", "champion v2"]]
+    for panel in board.panels:  # Evidently tells a panel's selections apart by metric and
+        keys = [(v.metric, tuple(sorted(v.metric_labels.items()))) for v in panel.values]
+        assert len(set(keys)) == len(keys)  # labels, not by tags: each must differ there
     top = board.panels[-1].values
     assert top[0].metric_labels == {"column": "temp"}  # the one that drifted leads
     assert "probability" not in [v.metric_labels["column"] for v in top]

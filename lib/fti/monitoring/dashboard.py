@@ -2,18 +2,23 @@
 
 One tab, "Monitoring", one point per monitoring day in every panel:
 
-- share of drifted features (Evidently's ``DriftedColumnsCount``), a line per champion,
-  since each champion's training data is the reference its drift is measured against;
-- ROC AUC on the arrived labels (``RocAuc`` of the classification preset), a line per model
-  version whose predictions were judged;
+- share of drifted features (Evidently's ``DriftedColumnsCount``);
+- ROC AUC on the arrived labels (``RocAuc`` of the classification preset);
 - the delayed share observed vs the mean predicted probability (``MeanValue`` of each);
 - labelled and not yet labelled predictions of the window (``CategoryCount``, stacked);
 - the drift scores (``ValueDrift``) of the features that came closest to, or beyond, their
   threshold over the days so far.
 
-The panels select values by metric, tags and labels (Evidently's ``PanelMetric``); the ids
-are fixed per project, so rewriting the dashboard after every monitoring day changes only
-what changed (new champions, versions, most drifting features).
+A panel selects values by metric and labels, and by the runs' tags (Evidently's
+``PanelMetric``). Evidently 0.7 takes, for each value, the first of a panel's selections
+whose metric and labels match and only then looks at the tags, so two selections that
+differ only by tags (say, one line per champion) would show the first alone: the panels
+select by metric and labels only. Evidently itself starts a new line where a metric's
+settings change, as drift thresholds do with a new champion. The model versions behind each
+point are in its run's tags and metadata (the Reports tab).
+
+The ids are fixed per project, so rewriting the dashboard after every monitoring day
+changes only what changed (the most drifting features).
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ TOP_COLUMNS = 5
 _PREDICTION = "probability"
 
 GUIDE = ("One point per monitoring day (the run date). Drift compares the window's flights "
-         "with the training data of the champion at the time, so a new champion starts a new "
-         "line; ROC AUC judges each model version on its own predictions, once their labels "
-         "arrived. The Reports tab holds every run; a run's page is Evidently's full report.")
+         "with the training data of the champion of the day; a new champion brings new drift "
+         "thresholds, and Evidently starts new lines. ROC AUC and the delayed shares judge the "
+         "predictions by the model version that made them, once their labels arrived. The "
+         "Reports tab lists every run with its versions and verdicts; its page is Evidently's "
+         "full report.")
 
 
 def drift_ratios(columns: pd.DataFrame | None) -> dict[str, float]:
@@ -58,8 +65,7 @@ def top_columns(days: Mapping[str, Any], k: int = TOP_COLUMNS) -> list[str]:
 
 def build(project: uuid.UUID, days: Mapping[str, Any]) -> Any:
     """The DashboardModel of a project whose monitoring days are ``days`` (run date ->
-    {"champion", "quality_version", "ratios"}, as :mod:`fti.monitoring.workspace` keeps
-    them)."""
+    {"ratios": drift ratios}, as :mod:`fti.monitoring.workspace` keeps them)."""
     from evidently.sdk.models import (
         DashboardModel,
         DashboardPanelPlot,
@@ -73,21 +79,17 @@ def build(project: uuid.UUID, days: Mapping[str, Any]) -> Any:
                                   subtitle=subtitle, size=size, values=values,
                                   plot_params={"plot_type": plot, **params})
 
-    champions = sorted({int(d["champion"]) for d in days.values()})
-    judged = sorted({int(d["quality_version"]) for d in days.values()
-                     if d.get("quality_version") is not None})
     labelled = {"column": "labelled", "value_type": "count"}
     panels = [
         panel("guide", "How to read this dashboard", [], plot="text", size="full",
               subtitle=GUIDE),
         panel("drift_share", "Share of drifted features", [
             PanelMetric(metric="DriftedColumnsCount", metric_labels={"value_type": "share"},
-                        tags=["drift", f"champion v{c}"],
-                        legend=f"against champion v{c}'s training data")
-            for c in champions]),
+                        tags=["drift"], legend="share of drifted features")],
+              subtitle="against the training data of the champion of the day"),
         panel("roc_auc", "ROC AUC on the arrived labels", [
-            PanelMetric(metric="RocAuc", tags=["quality", f"model v{v}"],
-                        legend=f"predictions of v{v}") for v in judged]),
+            PanelMetric(metric="RocAuc", tags=["quality"], legend="ROC AUC")],
+              subtitle="of the model version that made the predictions"),
         panel("base_rate", "Delayed share: observed vs mean prediction", [
             PanelMetric(metric="MeanValue", metric_labels={"column": "delayed"},
                         tags=["quality"], legend="observed delayed share"),
@@ -102,8 +104,8 @@ def build(project: uuid.UUID, days: Mapping[str, Any]) -> Any:
         panel("top_drift", "Drift scores of the most drifting features", [
             PanelMetric(metric="ValueDrift", metric_labels={"column": c}, tags=["drift"],
                         legend="{{column}} ({{method}})") for c in top_columns(days)],
-              size="full", subtitle="Each feature against its own threshold, which the "
-              "champion's training data sets (a new champion starts a new line)."),
+              size="full", subtitle="each against its own threshold, which the champion's "
+              "training data sets"),
     ]
     tab = DashboardTabModel(id=uuid.uuid5(project, "tab/monitoring"), title="Monitoring",
                             panels=[p.id for p in panels])

@@ -6,7 +6,7 @@ Layout under the data root (Evidently's own local-workspace format)::
     evidently/<project id>/metadata.json              the project, named after the model
     evidently/<project id>/dashboard.json             its panels (fti.monitoring.dashboard)
     evidently/<project id>/snapshots/<run id>.json    one Evidently run (a Snapshot as JSON)
-    evidently/<project id>/fti_days.json              per day: what the dashboard is built from
+    evidently/<project id>/fti_days.json              per day: the drift ratios the dashboard uses
 
 A monitoring day adds up to three runs, one per kind: ``drift`` (every feature and the
 prediction against the champion's reference), ``quality`` (the classification metrics on
@@ -168,9 +168,7 @@ def record_day(root: str | Path, *, model_name: str, run_date: str | dt.date,
         atomic_write_text(path, _dump(model.dict()))
         written[kind] = run_id(project, day, kind)
     days = _read_days(root, project)
-    days[day.isoformat()] = {
-        "champion": int(champion), "quality_version": judged_version if "quality" in written
-        else None, "ratios": dashboard.drift_ratios(drift_columns)}
+    days[day.isoformat()] = {"ratios": dashboard.drift_ratios(drift_columns)}
     folder = root / str(project)
     atomic_write_text(folder / DAYS_FILE, json.dumps(days, indent=1, sort_keys=True))
     atomic_write_text(folder / "dashboard.json", _dump(dashboard.build(project, days).dict()))
