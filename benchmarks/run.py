@@ -420,7 +420,6 @@ def compare_stores(a: Path, b: Path) -> list[str]:
     dataset metadata, model metrics and champions, monitoring history. Empty: identical."""
     import pyarrow.parquet as pq
 
-    from fti.monitoring import read_history
     from fti.registry import ModelRegistry
 
     problems = []
@@ -455,13 +454,35 @@ def compare_stores(a: Path, b: Path) -> list[str]:
             problems.append(f"model {model}: aliases (champion history) differ")
         row(f"model {model}: versions, champion", f"{len(metrics_a)}, "
             f"v{reg_a.aliases(model).get('champion')} / v{reg_b.aliases(model).get('champion')}")
-    hist_a, hist_b = (read_history(FeatureStore(d)) for d in (a, b))
+    hist_a, hist_b = (_history(d) for d in (a, b))
     try:
         pd.testing.assert_frame_equal(hist_a, hist_b, check_exact=True)
     except AssertionError as exc:
         problems.append(f"monitoring history: {str(exc).splitlines()[0]}")
+        shared = [c for c in hist_a.columns if c in hist_b.columns]
+        if len(shared) < len(hist_a.columns) and len(hist_a) == len(hist_b):
+            same = [c for c in shared if hist_a[c].equals(hist_b[c])]
+            row("monitoring history: columns of both versions equal", f"{len(same)} of "
+                f"{len(shared)}", ", ".join(c for c in shared if c not in same) or "")
     row("monitoring history rows", f"{len(hist_a)} / {len(hist_b)}")
     return problems
+
+
+def _history(data: Path) -> pd.DataFrame:
+    """The monitoring history, in whatever version of its table the folder holds (a
+    baseline from before version 2 has version 1)."""
+    from fti.monitoring import HISTORY, read_history
+
+    store = FeatureStore(data)
+    history = read_history(store)
+    older = [v for v in range(HISTORY.version - 1, 0, -1)
+             if store.group_dir(HISTORY.name, v).exists()]
+    if history.empty and older:
+        group = store.get_group(HISTORY.name, older[0])
+        found = store.days(group)
+        return store.read(group, found[0], found[-1]).sort_values(
+            "run_date", ignore_index=True)
+    return history
 
 
 #: The runs of replay-compare: label -> (engine, options). The first is the reference.

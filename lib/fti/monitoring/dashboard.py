@@ -104,8 +104,9 @@ def build(project: uuid.UUID, days: Mapping[str, Any]) -> Any:
         panel("top_drift", "Drift scores of the most drifting features", [
             PanelMetric(metric="ValueDrift", metric_labels={"column": c}, tags=["drift"],
                         legend="{{column}} ({{method}})") for c in top_columns(days)],
-              size="full", subtitle="each against its own threshold, which the champion's "
-              "training data sets"),
+              size="full", subtitle="distance from the champion's training data; each "
+              "feature has its own threshold (in the run's report): follow a line over time "
+              "rather than compare lines"),
     ]
     tab = DashboardTabModel(id=uuid.uuid5(project, "tab/monitoring"), title="Monitoring",
                             panels=[p.id for p in panels])

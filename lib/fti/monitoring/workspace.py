@@ -48,6 +48,8 @@ from fti.files import atomic_write_text
 NAMESPACE = uuid.UUID("6f1e0c3a-2d4b-4c5e-9f00-000000000017")
 KINDS = ("drift", "quality", "labels")
 DAYS_FILE = "fti_days.json"
+#: Where ``fti monitor`` (``make monitor``) serves the workspace by default.
+UI_HOST, UI_PORT = "127.0.0.1", 8000
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -106,6 +108,7 @@ def run_id(project: uuid.UUID, run_date: str | dt.date, kind: str) -> uuid.UUID:
 
 
 def run_path(root: str | Path, project: uuid.UUID, run: uuid.UUID) -> Path:
+    """The file of one run."""
     return Path(root) / str(project) / "snapshots" / f"{run}.json"
 
 
@@ -117,7 +120,7 @@ class Day:
     project: uuid.UUID
     runs: dict[str, uuid.UUID]  # kind -> run id, for the kinds that have a run
 
-    def page(self, base_url: str = "http://127.0.0.1:8000") -> str:
+    def page(self, base_url: str = f"http://{UI_HOST}:{UI_PORT}") -> str:
         """The project's dashboard in the UI."""
         return f"{base_url}/projects/{self.project}"
 

@@ -34,11 +34,15 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 .skipped, .muted { color: #777; } .running { color: #b26a00; }
 details { margin: .4em 0; } summary { cursor: pointer; }
 pre { white-space: pre-wrap; margin: 0; font-size: 90%; }
+td:last-child { min-width: 24em; }
 img { max-width: 100%; }
 """
-_MONITORING_COLUMNS = ("run_date", "champion_version", "model_version", "drift_share",
-                       "drift_verdict", "roc_auc", "holdout_roc_auc", "performance_verdict",
-                       "base_rate", "mean_prediction", "retrain_recommended", "reasons")
+#: The history's columns on the page, with their headers.
+_MONITORING_COLUMNS = {"run_date": "run date", "champion_version": "champion",
+                       "model_version": "judged version", "drift_share": "drift share",
+                       "drift_verdict": "drift", "roc_auc": "ROC AUC",
+                       "holdout_roc_auc": "its holdout", "performance_verdict": "performance",
+                       "retrain_recommended": "retrain", "reasons": "reasons"}
 
 
 def build_index(reports_dir: str | Path | None = None, data_dir: str | Path | None = None
@@ -175,7 +179,8 @@ def _monitoring_section(reports: Path, data: Path) -> str:
     columns = [c for c in _MONITORING_COLUMNS if c in recent.columns]
     rows = ["<tr>" + "".join(_cell(_plain(row[c])) for c in columns) + "</tr>"
             for _, row in recent.iterrows()]
-    parts.append("<h3>History (newest first)</h3>" + _table(columns, rows))
+    parts.append("<h3>History (newest first)</h3>"
+                 + _table([_MONITORING_COLUMNS[c] for c in columns], rows))
     try:
         image = plot_history(history)
         parts.append(f'<img alt="monitoring metrics over time" '

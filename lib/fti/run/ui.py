@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from fti.errors import FTIError
+from fti.monitoring.workspace import UI_HOST as HOST
+from fti.monitoring.workspace import UI_PORT as DEFAULT_PORT
 
-DEFAULT_PORT = 8000
-HOST = "127.0.0.1"
 _PORT_IN_USE = 3  # uvicorn's exit status when it cannot bind
 
 
