@@ -630,30 +630,30 @@ def bench_workspace(tmp: Path, repeat: int = 5) -> None:
                              metadata={}, drift_columns=result.columns)
 
     steps = {
-        "drift report, as monitoring runs it (ValueDrift per column + DriftedColumnsCount)":
+        "drift report as monitoring runs it (with DriftedColumnsCount)":
             lambda: monitoring.drift(reference, current, numerical, categorical,
                                      thresholds=thresholds),
-        "  of which DriftedColumnsCount alone (workspace: drift share panel)":
+        "  of which DriftedColumnsCount alone (for the workspace)":
             lambda: Report([count]).run(cur, ref),
-        "quality report: ClassificationPreset + 2 MeanValue (workspace)":
+        "quality report: ClassificationPreset + 2 MeanValue":
             lambda: monitoring.classification_report(joined),
-        "  ClassificationPreset alone (the HTML report monitoring had before)":
+        "  ClassificationPreset alone (the report before the workspace)":
             lambda: Report([ClassificationPreset(probas_threshold=0.5)]).run(only_preset, None),
-        "labels report (workspace)": lambda: monitoring.labels_report(joined),
-        "write the day's 3 runs + dashboard, first day (workspace)":
+        "labels report (for the workspace)": lambda: monitoring.labels_report(joined),
+        "write a day's 3 runs + dashboard, first day":
             lambda: write(day),
     }
     times = {name: median_seconds(work, repeat) for name, work in steps.items()}
     for d in range(1, 31):  # a month of monitoring days already stored
         write(day + dt.timedelta(days=7 * d))
-    times["write the day's 3 runs + dashboard, 30 days stored (workspace)"] = median_seconds(
+    times["write a day's 3 runs + dashboard, 30 days stored"] = median_seconds(
         lambda: write(day), repeat)
     for name, seconds in times.items():
         row(name, f"{seconds:.2f} s")
     names = list(times)
     added = (times[names[1]] + times[names[2]] - times[names[3]] + times[names[4]]
              + times[names[6]])
-    row("added by the workspace per monitoring run (extra metrics + writing)",
+    row("added by the workspace per monitoring run",
         f"{added:.2f} s", f"{added / (times[names[0]] - times[names[1]]):.0%} of the drift "
         "report without it")
     size = sum(p.stat().st_size for p in space.rglob("*.json")) / 2**20 / 31
