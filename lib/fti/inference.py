@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from fti.config import TIME_DTYPE
-from fti.errors import NotFoundError, SchemaError
+from fti.errors import NotFoundError, ParameterError, SchemaError
 from fti.registry import ModelRecord
 from fti.store import FeatureGroup, FeatureStore
+from fti.training import days_trained_on
 from fti.views import FeatureView
 
 PREDICTIONS = FeatureGroup(
@@ -55,6 +56,28 @@ def features_for_days(store: FeatureStore, view: FeatureView,
                       days: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
     """:func:`features_for_day` of each day, all read (and checked) before any is scored."""
     return {day: features_for_day(store, view, day) for day in days}
+
+
+def check_not_trained_on(record: ModelRecord, days: Sequence[dt.date]) -> None:
+    """Refuse to predict days whose flights the model was fit on.
+
+    Their scores would not be predictions: the model learned these flights' outcomes, and
+    monitoring would later judge it on them and find it better than it is. This happens when
+    runs are mixed (a champion of ``make demo`` trained up to June, a notebook that predicts
+    early June by hand).
+    """
+    trained = days_trained_on(record)
+    if trained is None:
+        return
+    seen = [day for day in days if trained[0] <= day <= trained[1]]
+    if seen:
+        span = f"{seen[0]}" + (f" to {seen[-1]}" if len(seen) > 1 else "")
+        raise ParameterError(
+            f"{record.name} v{record.version} was trained on the flights of {trained[0]} to "
+            f"{trained[1]}, so it cannot predict {span}: it learned their outcomes. Predict "
+            f"days after {trained[1]}, or choose a version trained before them (model_version;"
+            f" the versions table of 02 lists each one's training range), or use a data "
+            f"folder of your own (data_dir) for runs by hand.")
 
 
 def check_features(record: ModelRecord, frame: pd.DataFrame) -> None:

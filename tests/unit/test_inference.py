@@ -100,3 +100,19 @@ def test_catching_up_days_writes_what_the_daily_runs_write(store, champion, tmp_
 def test_catching_up_reads_every_day_before_scoring_any(store):
     with pytest.raises(NotFoundError, match="2013-01-11"):
         inference.features_for_days(store, FLIGHT_VIEW, [LAST, LAST + dt.timedelta(days=1)])
+
+
+def test_a_model_never_predicts_the_days_it_was_trained_on(tmp_path):
+    """Students mix runs: the demo's champion, trained up to 7 June, must not predict early
+    June by hand (monitoring would then judge it on flights it learned from)."""
+    from fti.errors import ParameterError
+    from fti.registry import ModelRecord
+
+    lineage = {"train_start": "2013-01-01", "train_end": "2013-06-21",
+               "holdout_start": "2013-06-08"}
+    record = ModelRecord("flight_delay", 2, tmp_path, {"lineage": lineage})
+    with pytest.raises(ParameterError, match=r"v2 was trained on the flights of 2013-01-01 "
+                       r"to 2013-06-07, so it cannot predict 2013-06-06 to 2013-06-07"):
+        inference.check_not_trained_on(record, [dt.date(2013, 6, d) for d in range(6, 10)])
+    inference.check_not_trained_on(record, [dt.date(2013, 6, 8)])  # its holdout: never fit on
+    inference.check_not_trained_on(ModelRecord("m", 1, tmp_path, {}), [dt.date(2013, 1, 1)])
