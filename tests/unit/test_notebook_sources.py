@@ -36,6 +36,13 @@ def test_a_source_notebook_has_no_outputs_or_execution_counts(notebook):
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
 
 
+def test_every_cell_has_a_unique_id(notebook):
+    """nbformat 4.5 requires cell ids: without one, nbformat warns in every run and
+    JupyterLab adds one on opening, which makes the notebook dirty."""
+    ids = [c.get("id") for c in notebook["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids)
+
+
 def test_a_source_notebook_has_one_parameters_cell_of_typed_commented_literals(notebook):
     cells = [c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", [])]
     assert len(cells) == 1
