@@ -18,11 +18,11 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,s3]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fti)" >/dev/null
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools
+install: $(STAMP) ## Create .venv and install the project with its dev tools and S3 support
 
 demo: $(STAMP) ## Run the whole story: backfill, train, replay June 2013, monitor, retrain, report
 	$(PY) -m fti demo

@@ -20,7 +20,7 @@ import pytest
 from fti import config
 from fti.errors import DamagedFileError, DiskFullError, IncompleteWriteError, RegistryError
 from fti.features import FLIGHT_VIEW, LABELS, SCHEDULE, run_feature_pipeline
-from fti.files import sha256_file
+from fti.files import Location, sha256_file, write_bytes
 from fti.registry import ModelRegistry
 from fti.source import FlightSource
 from fti.store import FeatureStore
@@ -46,7 +46,8 @@ def store(built, tmp_path) -> FeatureStore:
     return FeatureStore(shutil.copytree(built, tmp_path / "data"))
 
 
-def _truncate(path: Path) -> None:
+def _truncate(where: Location) -> None:
+    path = Path(where)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
@@ -128,7 +129,8 @@ try:
     run_feature_pipeline(store, source, day, day)
 except DiskFullError as error:
     out["error"] = str(error)
-out["empty folders"] = [str(p) for p in store.root.rglob("date=*") if not any(p.iterdir())]
+out["empty folders"] = [str(p) for p in pathlib.Path(store.root).rglob("date=*")
+                        if not any(p.iterdir())]
 try:
     FLIGHT_VIEW.get(store, day, day)
 except IncompleteWriteError as error:
@@ -173,11 +175,11 @@ def registered(tmp_path):
 def test_garbage_aliases_or_record_names_the_file_and_the_repair(registered):
     registry, record = registered
     aliases = registry.root / "m" / "aliases.json"
-    aliases.write_text('{"champion": 1, "hist')
+    write_bytes(aliases, b'{"champion": 1, "hist')
     with pytest.raises(DamagedFileError, match="promote='always'") as error:
         registry.champion("m")
     assert str(aliases) in str(error.value)
-    (record.path / "model.json").write_text("not json at all")
+    write_bytes(record.path / "model.json", b"not json at all")
     with pytest.raises(DamagedFileError, match="02_training_pipeline") as error:
         registry.get("m", version=1)
     assert str(record.path / "model.json") in str(error.value)
@@ -185,12 +187,12 @@ def test_garbage_aliases_or_record_names_the_file_and_the_repair(registered):
 
 def test_a_pickle_in_place_of_the_skops_file_is_refused_by_name(registered):
     registry, record = registered
-    record.model_file.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    write_bytes(record.model_file, pickle.dumps({"weights": [1, 2, 3]}))
     with pytest.raises(RegistryError, match="does not match its record"):
         registry.load(registry.get("m", version=1))
     info = json.loads((record.path / "model.json").read_text())
     info["sha256"] = sha256_file(record.model_file)  # the record was changed, too
-    (record.path / "model.json").write_text(json.dumps(info))
+    write_bytes(record.path / "model.json", json.dumps(info).encode())
     with pytest.raises(DamagedFileError, match="not a skops file") as error:
         registry.load(registry.get("m", version=1))
     assert str(record.model_file) in str(error.value)

@@ -2,8 +2,9 @@
 
 The page opens from the file system: relative links only, inline CSS, the one figure an
 inline PNG (matplotlib, Agg). It is rebuilt from what is on disk (run manifests,
-monitoring report folders, the monitoring history, the model registry) and builds when
-none of them exists yet.
+monitoring report folders, the monitoring history, the model registry; the last two from
+the data root, which may be an object store) and builds when none of them exists yet, or
+when the data root cannot be read (the page says why).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fti import config
-from fti.files import atomic_write_text
+from fti.files import Location, atomic_write_text
 
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
@@ -40,8 +41,8 @@ _MONITORING_COLUMNS = ("run_date", "drift_share", "roc_auc", "brier", "base_rate
                        "mean_prediction", "retrain_recommended", "reasons")
 
 
-def build_index(reports_dir: str | Path | None = None, data_dir: str | Path | None = None
-                ) -> Path:
+def build_index(reports_dir: str | Path | None = None,
+                data_dir: str | Path | Location | None = None) -> Path:
     """Write ``<reports>/index.html`` (atomically) and return its path."""
     reports = config.reports_root(reports_dir)
     data = config.data_root(data_dir)
@@ -138,7 +139,7 @@ def _step_row(number: int, step: dict[str, Any], run_dir: Path, reports: Path) -
 
 
 # --- monitoring ----------------------------------------------------------------------------
-def monitoring_history(data: Path) -> Any:
+def monitoring_history(data: Location) -> Any:
     """The monitoring history (a DataFrame), or None when there is none yet."""
     try:
         from fti.monitoring import read_history
@@ -150,7 +151,7 @@ def monitoring_history(data: Path) -> Any:
     return frame if frame is not None and len(frame) else None
 
 
-def _monitoring_section(reports: Path, data: Path) -> str:
+def _monitoring_section(reports: Path, data: Location) -> str:
     parts = ["<h2>Monitoring</h2>"]
     folders = sorted((p for p in (reports / "monitoring").glob("*") if p.is_dir()),
                      reverse=True)[:8]
@@ -224,8 +225,11 @@ def plot_history(history: Any) -> str:
 
 
 # --- models --------------------------------------------------------------------------------
-def _models_section(data: Path) -> str:
-    names = sorted(p.name for p in (data / "models").glob("*") if p.is_dir())
+def _models_section(data: Location) -> str:
+    try:
+        names = sorted(p.name for p in (data / "models").iterdir() if p.is_dir())
+    except Exception as exc:  # an object store that cannot be reached: the page still builds
+        return "<h2>Models</h2>" + _problem(f"the model registry in {data}", exc)
     if not names:
         return ("<h2>Models</h2><p>No model registered yet: the training pipeline "
                 "registers one (<code>fti run training</code> or <code>fti demo</code>).</p>")
@@ -238,7 +242,7 @@ def _models_section(data: Path) -> str:
     return "\n".join(parts)
 
 
-def _model(data: Path, name: str) -> str:
+def _model(data: Location, name: str) -> str:
     from fti.registry import ModelRegistry
 
     registry = ModelRegistry(data)
