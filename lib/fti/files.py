@@ -236,11 +236,11 @@ def remove_leftovers(folder: Location | Path, complete: str | None = None) -> li
         finished, started = set(), set()
         for file in loc.walk():
             top, _, rest = file.relative_to(loc).partition("/")
-            (finished if rest == complete else started).add(top)
+            if rest:  # in a sub-folder (not an object of this folder itself)
+                (finished if rest == complete else started).add(top)
         for name in sorted(started - finished):
-            if (loc / name).walk():  # a sub-folder, not an object of this folder
-                (loc / name).remove_tree()
-                removed.append(name)
+            (loc / name).remove_tree()
+            removed.append(name)
         return removed
     for entry in loc.iterdir():
         if not _TEMPORARY.fullmatch(entry.name):

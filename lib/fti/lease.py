@@ -5,7 +5,7 @@ lock (:func:`fti.locks.lock_for`) is made of small objects under ``<root>/.lock/
 with boto3 because they need conditional requests that pyarrow cannot send:
 
 - ``writer``, the exclusive holder's lease. It is taken by creating it only if there is
-  none (``If-None-Match: *``), renewed every third of its ttl by a thread of the holder,
+  none (``If-None-Match: *``), renewed every sixth of its ttl by a thread of the holder,
   which replaces it only if it is still the one it wrote (``If-Match: <ETag>``), and given
   back by deleting it (``If-Match`` again). A lease that was not renewed for ``ttl``
   seconds has expired: its holder crashed or stands still. Another writer then takes it
@@ -18,13 +18,16 @@ with boto3 because they need conditional requests that pyarrow cannot send:
   left. S3 is strongly consistent, so whichever comes second sees the other.
 
 The ttl is ``$FTI_LEASE_TTL`` seconds (default 60; Date and Last-Modified have one-second
-resolution, so keep it well above a few seconds). A crashed writer blocks others for up to
-one ttl, and a waiting process says when the lease expires. A holder that stood still for
-longer than its lease (a laptop asleep, a process stopped in a debugger) may have lost it:
-:meth:`LeaseLock.confirm`, called just before a write is made visible, refuses with
-:class:`~fti.errors.LeaseLostError` when the renewal thread saw the lease taken over or
-the last renewal is too old. A pause between that check and the write itself is not
-covered; that is the known limit of a lease without fencing tokens (docs/scaling.md).
+resolution, so keep it well above a few seconds). Renewing six times per ttl lets a renewal
+come late by half the ttl before the lease is at risk. A crashed writer blocks others for
+up to one ttl, and a waiting process says when the lease expires.
+
+A holder that stood still for longer than its lease (a laptop asleep, a process stopped in
+a debugger) may have lost it. :meth:`LeaseLock.confirm`, called just before a write is
+made visible, renews the lease if it is not fresh, only if it is still the version this
+process wrote, and otherwise refuses with :class:`~fti.errors.LeaseLostError`. A pause
+between that check and the write itself is not covered: the known limit of a lease
+without fencing tokens (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ class _Lease:
         threading.Thread(target=self._renew, daemon=True, name=f"lease {self.key}").start()
 
     def _renew(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
+        while not self._stop.wait(self.ttl / 6):
             try:
                 if not self.put(IfMatch=self.etag):
                     self.lost.set()  # replaced or deleted: someone took it over
@@ -130,7 +133,7 @@ class _Handle:
 class LeaseLock(Held):
     """The lock of an ``s3://`` data root: lease objects under ``<root>/.lock/``."""
 
-    poll_max_s = 0.5
+    poll_max_s = 0.2
     released_by = "a lease that is not renewed expires after its ttl"
 
     def __init__(self, root: Location) -> None:
@@ -141,7 +144,7 @@ class LeaseLock(Held):
         self.writer_key = f"{self._prefix}/writer"
 
     def s3(self) -> Any:
-        return objectstore.client()
+        return objectstore.client(self.where)
 
     # --- reading the leases -----------------------------------------------------------------
     def _read(self, key: str) -> tuple[dict[str, Any], str, float] | None:

@@ -64,6 +64,14 @@ def _where() -> str:
     return f"{url} ({_endpoint_variable()})" if url else "AWS S3 (AWS_ENDPOINT_URL is not set)"
 
 
+def _unreachable() -> str:
+    url = endpoint()
+    if not url:
+        return "AWS S3 cannot be reached (AWS_ENDPOINT_URL is not set): check the network"
+    return (f"nothing answers at {url}: is the server running, and is {_endpoint_variable()} "
+            f"right?")
+
+
 #: What the AWS SDK (pyarrow) or botocore says -> the error and the sentence for the user.
 _HINTS: tuple[tuple[tuple[str, ...], type[StorageError], str], ...] = (
     (("NO_SUCH_BUCKET", "NoSuchBucket"), BucketNotFoundError,
@@ -80,8 +88,7 @@ _HINTS: tuple[tuple[tuple[str, ...], type[StorageError], str], ...] = (
     (("curlCode: 6", "resolve host", "Name or service not known"), StorageUnreachableError,
      "the host of {where} is unknown: check the address"),
     (("curlCode: 7", "Could not connect", "NETWORK_CONNECTION", "EndpointConnectionError",
-      "Connection refused"), StorageUnreachableError,
-     "nothing answers at {where}: is the server running, and is the address right?"),
+      "Connection refused"), StorageUnreachableError, "{unreachable}"),
     (("NoCredentialsError", "Unable to locate credentials", "INTERNAL_FAILURE",
       "HTTP status 500"), StorageAccessError,
      "no usable credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)"),
@@ -97,7 +104,9 @@ def explain(uri: str, exc: BaseException) -> BaseException:
     for needles, kind, hint in _HINTS:
         if any(needle in text for needle in needles):
             first = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else ""
-            return kind(f"Cannot use {uri}: {hint.format(where=_where())}. ({first})")
+            sentence = hint.format(where=_where(), unreachable=_unreachable())
+            stop = "" if sentence.endswith("?") else "."
+            return kind(f"Cannot use {uri}: {sentence}{stop} ({first})")
     return exc
 
 
@@ -118,8 +127,7 @@ def _check_endpoint(uri: str) -> None:
         socket.create_connection((parts.hostname, port), timeout=_CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise StorageUnreachableError(
-            f"Cannot use {uri}: nothing answers at {url} ({exc.strerror or exc}). Is the "
-            f"server running, and is {variable} right?") from None
+            f"Cannot use {uri}: {_unreachable()} ({exc.strerror or exc})") from None
 
 
 def filesystem(bucket: str) -> Any:
@@ -155,23 +163,25 @@ def _open(bucket: str) -> Any:
     return fs
 
 
-def client() -> Any:
-    """boto3's S3 client (endpoint and credentials from the same variables)."""
+def client(uri: str) -> Any:
+    """boto3's S3 client (endpoint and credentials from the same variables), made once per
+    process and settings, after the same check of the endpoint."""
     key = _settings()
     with _guard:
         found = _clients.get(key)
     if found is not None:
         return found
     try:
-        import boto3
+        import boto3.session
     except ImportError:
         raise FTIError(
             "An s3:// data root needs boto3 for its lock (a lease object written with "
             "conditional PUTs, which pyarrow cannot send): install the project with its s3 "
             "extra, pip install -e '.[s3]' (make install does)."
         ) from None
-    made = boto3.client("s3")
-    with _guard:
+    _check_endpoint(uri)
+    made = boto3.session.Session().client("s3")  # a new session: boto3's default one keeps
+    with _guard:                                  # the credentials it found first
         _clients[key] = made
     return made
 
@@ -185,6 +195,6 @@ def error_code(exc: BaseException) -> str:
 def put_large(bucket: str, key: str, data: bytes, uri: str) -> None:
     """One PUT of an object too large for pyarrow's single request (boto3: up to 5 GiB)."""
     try:
-        client().put_object(Bucket=bucket, Key=key, Body=data)
+        client(uri).put_object(Bucket=bucket, Key=key, Body=data)
     except Exception as exc:
         raise explain(uri, exc) from exc
