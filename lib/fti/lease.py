@@ -50,7 +50,13 @@ from fti.location import Location
 LEASE_FOLDER = ".lock"
 _DEFAULT_TTL_S = 60.0
 _LOST = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404", "412", "409")
-_active: dict[str, _Lease] = {}  # lock key -> this process's writer lease
+_this_thread = threading.local()  # .leases: lock key -> the writer lease this thread holds
+
+
+def _active() -> dict[str, _Lease]:
+    if not hasattr(_this_thread, "leases"):
+        _this_thread.leases = {}
+    return _this_thread.leases
 
 
 def ttl_s() -> float:
@@ -218,7 +224,7 @@ class LeaseLock(Held):
                     return False                       # another waiting writer did
             lease.start()
             handle.lease = lease
-            _active[self.key] = lease
+            _active()[self.key] = lease
         return not self._live_readers()  # keep the lease while readers finish
 
     def _try_reader(self, handle: _Handle, doing: str) -> bool:
@@ -244,8 +250,8 @@ class LeaseLock(Held):
 
     def _close(self, handle: _Handle) -> None:
         if handle.lease is not None:
-            if _active.get(self.key) is handle.lease:
-                del _active[self.key]
+            if _active().get(self.key) is handle.lease:
+                del _active()[self.key]
             handle.lease.give_back()
             handle.lease = None
 
@@ -256,7 +262,7 @@ class LeaseLock(Held):
         the version this process wrote (``If-Match``): another writer must replace it
         before writing, so if that succeeds nobody has written since.
         """
-        lease = _active.get(self.key)
+        lease = _active().get(self.key)
         if lease is None or lease.fresh():
             return
         if lease.lost.is_set() or not lease.put(IfMatch=lease.etag):

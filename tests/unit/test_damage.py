@@ -20,7 +20,7 @@ import pytest
 from fti import config
 from fti.errors import DamagedFileError, DiskFullError, IncompleteWriteError, RegistryError
 from fti.features import FLIGHT_VIEW, LABELS, SCHEDULE, run_feature_pipeline
-from fti.files import Location, sha256_file, write_bytes
+from fti.files import Location, location, sha256_file, write_bytes
 from fti.registry import ModelRegistry
 from fti.source import FlightSource
 from fti.store import FeatureStore
@@ -104,6 +104,50 @@ def test_a_feature_day_cut_short_is_refused_until_that_day_runs_again(store, sou
     run_feature_pipeline(store, source, day, day)
     assert len(FLIGHT_VIEW.get(store, day, day)) and day in store.days(SCHEDULE)
     assert not (store.root / "_pending").exists()
+
+
+KILLED_MID_DAY = """
+import datetime as dt, os, sys
+from fti.features import run_feature_pipeline
+from fti.source import FlightSource
+from fti.store import FeatureStore
+
+put, written = FeatureStore._put, []
+
+def killed_after_two(self, group, day, frame):
+    if len(written) == 2:
+        os.kill(os.getpid(), 9)
+    written.append(group.name)
+    return put(self, group, day, frame)
+
+FeatureStore._put = killed_after_two
+day = dt.date.fromisoformat(sys.argv[3])
+run_feature_pipeline(FeatureStore(sys.argv[1]), FlightSource(sys.argv[2]), day, day)
+"""
+
+
+@pytest.mark.slow  # the real feature pipeline, in a process that is killed
+def test_a_feature_day_killed_between_objects_on_s3_is_refused_until_it_runs_again(
+        built, source, s3_root, files, monkeypatch):
+    for path in location(built).walk():  # the three days, on S3
+        if path.name != ".lock":
+            write_bytes(s3_root / path.relative_to(location(built)), path.read_bytes())
+    monkeypatch.setenv("FTI_LEASE_TTL", "2")  # the killed writer's lease expires soon
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_DAY, str(s3_root),
+                             str(source.source_dir), LAST.isoformat()], capture_output=True,
+                            text=True, timeout=300, cwd=config.repo_root())
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    store = FeatureStore(s3_root)
+    repair = f"fti run feature -p start_date={LAST} -p end_date={LAST}"
+    with pytest.raises(IncompleteWriteError, match=repair) as refused:
+        FLIGHT_VIEW.get(store, LAST, LAST)
+    assert f"{s3_root}/_pending/" in str(refused.value)
+    assert len(FLIGHT_VIEW.get(store, FIRST, FIRST))  # the other days read on
+
+    run_feature_pipeline(store, source, LAST, LAST)  # takes over the dead writer's lease
+    assert len(FLIGHT_VIEW.get(store, LAST, LAST))
+    parquet = {k: v for k, v in files(s3_root).items() if k.endswith(".parquet")}
+    assert parquet == {k: v for k, v in files(built).items() if k.endswith(".parquet")}
 
 
 FULL_DISK = """

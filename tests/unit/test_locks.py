@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -219,3 +220,25 @@ def test_a_lock_handed_over_lets_its_helpers_write_and_keeps_every_other_writer_
     assert (root / "written-by-helper").read_bytes() == b"ok"
     late = _start(code, root, token)  # the holder is done: the token is worth nothing
     assert late.wait(timeout=120) != 0
+
+
+def test_a_lease_holder_that_stood_still_too_long_makes_nothing_visible(s3_root, monkeypatch):
+    """A writer paused past its lease (its renewals stopped) whose lease another writer took
+    meanwhile is refused before it writes the object that would make its work count."""
+    import threading
+
+    from fti import lease
+    from fti.errors import LeaseLostError
+
+    monkeypatch.setenv("FTI_LEASE_TTL", "2")
+    registry = ModelRegistry(s3_root)
+    with registry.lock.exclusive("register after a long pause"):
+        lease._active()[registry.lock.key]._stop.set()  # the process stands still: no renewal
+        time.sleep(3.5)  # longer than the lease (and the server clock's second) lives
+        other = threading.Thread(  # another writer takes the expired lease, writes, leaves
+            target=lambda: ModelRegistry(s3_root).register("m", {"n": "other"}, {}))
+        other.start()
+        other.join()
+        with pytest.raises(LeaseLostError, match="taken over"):
+            registry.register("m", {"n": "paused"}, {})
+    assert [registry.load(r) for r in registry.versions("m")] == [{"n": "other"}]
