@@ -9,6 +9,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py engine           # the two engines on a small notebook
     python benchmarks/run.py monolith         # lesson 00: the monolith's cost vs history
     python benchmarks/run.py scale            # flights x1, x4, x16: pandas vs Spark, memory
+    python benchmarks/run.py storage          # the store on a local folder vs S3 (moto)
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from storage import bench_storage  # benchmarks/storage.py (the script's folder is on the path)
 
 from fti import features
 from fti.dates import day_start_utc, days, to_utc
@@ -760,9 +762,10 @@ SECTIONS: dict[str, Callable[..., None]] = {
     "engine": bench_engine, "replay": bench_replay, "replay-defaults": bench_replay_defaults,
     "replay-compare": bench_replay_compare, "scale": bench_scale, "monolith": bench_monolith,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
+    "storage": lambda tmp: bench_storage(tmp, row),
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "monolith", "engine", "scale", "replay",
-                    "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "storage", "monolith", "engine", "scale",
+                    "replay", "replay-compare"]
 
 
 def main(argv: list[str]) -> int:
