@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lab bench lint report clean clean-data
+.PHONY: help install demo test test-fast lab monitor bench lint report clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ test-fast: $(STAMP) ## Run the unit tests only (no notebooks, no real-data runs)
 
 lab: $(STAMP) ## Open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT_FLAG) notebooks/
+
+monitor: $(STAMP) ## Open the monitoring dashboard: Evidently UI on localhost (after make demo)
+	$(PY) -m fti monitor
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(PY) benchmarks/run.py

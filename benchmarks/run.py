@@ -10,6 +10,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py monolith         # lesson 00: the monolith's cost vs history
     python benchmarks/run.py scale            # flights x1, x4, x16: pandas vs Spark, memory
     python benchmarks/run.py storage          # the store on a local folder vs S3 (moto)
+    python benchmarks/run.py workspace        # what the Evidently workspace adds to monitoring
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
     python benchmarks/run.py replay-compare   # warm vs plain papermill: same results?
@@ -424,7 +425,6 @@ def compare_stores(a: Path, b: Path) -> list[str]:
     dataset metadata, model metrics and champions, monitoring history. Empty: identical."""
     import pyarrow.parquet as pq
 
-    from fti.monitoring import read_history
     from fti.registry import ModelRegistry
 
     problems = []
@@ -459,13 +459,35 @@ def compare_stores(a: Path, b: Path) -> list[str]:
             problems.append(f"model {model}: aliases (champion history) differ")
         row(f"model {model}: versions, champion", f"{len(metrics_a)}, "
             f"v{reg_a.aliases(model).get('champion')} / v{reg_b.aliases(model).get('champion')}")
-    hist_a, hist_b = (read_history(FeatureStore(d)) for d in (a, b))
+    hist_a, hist_b = (_history(d) for d in (a, b))
     try:
         pd.testing.assert_frame_equal(hist_a, hist_b, check_exact=True)
     except AssertionError as exc:
         problems.append(f"monitoring history: {str(exc).splitlines()[0]}")
+        shared = [c for c in hist_a.columns if c in hist_b.columns]
+        if len(shared) < len(hist_a.columns) and len(hist_a) == len(hist_b):
+            same = [c for c in shared if hist_a[c].equals(hist_b[c])]
+            row("monitoring history: columns of both versions equal", f"{len(same)} of "
+                f"{len(shared)}", ", ".join(c for c in shared if c not in same) or "")
     row("monitoring history rows", f"{len(hist_a)} / {len(hist_b)}")
     return problems
+
+
+def _history(data: Path) -> pd.DataFrame:
+    """The monitoring history, in whatever version of its table the folder holds (a
+    baseline from before version 2 has version 1)."""
+    from fti.monitoring import HISTORY, read_history
+
+    store = FeatureStore(data)
+    history = read_history(store)
+    older = [v for v in range(HISTORY.version - 1, 0, -1)
+             if store.group_dir(HISTORY.name, v).exists()]
+    if history.empty and older:
+        group = store.get_group(HISTORY.name, older[0])
+        found = store.days(group)
+        return store.read(group, found[0], found[-1]).sort_values(
+            "run_date", ignore_index=True)
+    return history
 
 
 #: The runs of replay-compare: label -> (engine, options). The first is the reference.
@@ -755,17 +777,113 @@ def _where_pandas_ends(pandas_runs: dict, training: dict, spark: dict, ram: int)
     fits += pandas_runs[hi]["flights"]
     row(f"  extrapolated: flights pandas holds in 80 % of {ram / 2**30:.0f} GB (source or "
         f"training data)", f"{fits / 1e6:.0f} M", f"= a year at x{fits / YEAR_FLIGHTS:.0f}")
+def bench_workspace(tmp: Path, repeat: int = 5) -> None:
+    """What the Evidently workspace adds to a monitoring run (issue 17), on a real week:
+    the extra metrics (DriftedColumnsCount in the drift report, two MeanValue in the
+    quality report, the labels report) and writing the day's runs and the dashboard, at
+    the first monitoring day and with a month of days already in the workspace."""
+    from fti import inference, monitoring, training
+    from fti.calibration import drift_thresholds
+    from fti.features import FLIGHT_VIEW
+    from fti.monitoring import workspace
+    from fti.registry import ModelRegistry
+
+    print("\nEvidently workspace: what it adds to a monitoring run (medians of "
+          f"{repeat}; a week of June 2013 against a May reference)")
+    store = FeatureStore(tmp / "workspace")
+    first, day = dt.date(2013, 5, 1), dt.date(2013, 6, 8)
+    features.run_feature_pipeline(store, FlightSource(), first, day)
+    data = FLIGHT_VIEW.training_data(store, first, dt.date(2013, 5, 31))
+    snap = training.save_snapshot(store, FLIGHT_VIEW, data, first, dt.date(2013, 5, 31))
+    registry = ModelRegistry(store.root)
+    record = registry.register("bench", training.fit(training.build_model(0, 100), data), {
+        "features": training.FEATURES, "metrics": {"holdout": {"roc_auc": 0.75}},
+        "lineage": {"training_dataset": {"name": snap.name, "version": snap.version}}})
+    model = registry.load(record)
+    week = [day - dt.timedelta(days=d) for d in range(7, 0, -1)]
+    for d in week:
+        frame = inference.features_for_day(store, FLIGHT_VIEW, d)
+        inference.write_predictions(store, d, inference.score(model, record, frame, 0.5, d))
+    reference = monitoring.reference_data(store, record, model)
+    predictions = inference.read_predictions(store, week[0], week[-1])
+    current = monitoring.served(monitoring.current_window(
+        FLIGHT_VIEW.get(store, week[0], week[-1]), predictions))
+    numerical, categorical = monitoring.monitored_columns(record.features,
+                                                          FLIGHT_VIEW.categorical)
+    numerical = numerical + [monitoring.PREDICTION_COLUMN]
+    thresholds = drift_thresholds(reference, numerical, "sched_dep_utc", 7)
+    joined = monitoring.join_labels(predictions, FLIGHT_VIEW.labels(store, week[0], week[-1]),
+                                    day_start_utc(day))
+    result = monitoring.drift(reference, current, numerical, categorical,
+                              thresholds=thresholds)
+
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount
+    from evidently.presets import ClassificationPreset
+
+    count = next(m for m in result.snapshot.report.metrics
+                 if isinstance(m, DriftedColumnsCount))
+    tested = [c for c in result.columns.loc[result.columns["note"] == "", "column"]]
+    definition = DataDefinition(numerical_columns=[c for c in tested if c in numerical],
+                                categorical_columns=[c for c in tested if c in categorical])
+    cur, ref = (Dataset.from_pandas(f[tested].reset_index(drop=True), data_definition=definition)
+                for f in (current, reference))
+    done = joined.loc[joined["labelled"]]
+    labelled = pd.DataFrame({"delayed": done["delayed"].astype("int64").to_numpy(),
+                             "probability": done["probability"].to_numpy("float64")})
+    task = BinaryClassification(target="delayed", prediction_probas="probability", pos_label=1)
+    only_preset = Dataset.from_pandas(labelled, data_definition=DataDefinition(
+        numerical_columns=["probability"], classification=[task]))
+    runs = {"drift": result.snapshot, "quality": monitoring.classification_report(joined),
+            "labels": monitoring.labels_report(joined)}
+    space = tmp / "evidently"
+
+    def write(run_date: dt.date) -> None:
+        workspace.record_day(space, model_name="bench", run_date=run_date, runs=runs,
+                             champion=1, judged_version=1, window_versions=[1],
+                             metadata={}, drift_columns=result.columns)
+
+    steps = {
+        "drift report as monitoring runs it (with DriftedColumnsCount)":
+            lambda: monitoring.drift(reference, current, numerical, categorical,
+                                     thresholds=thresholds),
+        "  of which DriftedColumnsCount alone (for the workspace)":
+            lambda: Report([count]).run(cur, ref),
+        "quality report: ClassificationPreset + 2 MeanValue":
+            lambda: monitoring.classification_report(joined),
+        "  ClassificationPreset alone (the report before the workspace)":
+            lambda: Report([ClassificationPreset(probas_threshold=0.5)]).run(only_preset, None),
+        "labels report (for the workspace)": lambda: monitoring.labels_report(joined),
+        "write a day's 3 runs + dashboard, first day":
+            lambda: write(day),
+    }
+    times = {name: median_seconds(work, repeat) for name, work in steps.items()}
+    for d in range(1, 31):  # a month of monitoring days already stored
+        write(day + dt.timedelta(days=7 * d))
+    times["write a day's 3 runs + dashboard, 30 days stored"] = median_seconds(
+        lambda: write(day), repeat)
+    for name, seconds in times.items():
+        row(name, f"{seconds:.2f} s")
+    names = list(times)
+    added = (times[names[1]] + times[names[2]] - times[names[3]] + times[names[4]]
+             + times[names[6]])
+    row("added by the workspace per monitoring run",
+        f"{added:.2f} s", f"{added / (times[names[0]] - times[names[1]]):.0%} of the drift "
+        "report without it")
+    size = sum(p.stat().st_size for p in space.rglob("*.json")) / 2**20 / 31
+    row("workspace size per monitoring day", f"{size:.1f} MB")
 
 
 SECTIONS: dict[str, Callable[..., None]] = {
     "store": bench_store_and_daily, "join": bench_join, "inference": bench_inference,
     "engine": bench_engine, "replay": bench_replay, "replay-defaults": bench_replay_defaults,
     "replay-compare": bench_replay_compare, "scale": bench_scale, "monolith": bench_monolith,
+    "workspace": bench_workspace,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
     "storage": lambda tmp: bench_storage(tmp, row),
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "storage", "monolith", "engine", "scale",
-                    "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "storage", "monolith", "workspace", "engine",
+                    "scale", "replay", "replay-compare"]
 
 
 def main(argv: list[str]) -> int:

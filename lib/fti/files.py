@@ -134,19 +134,28 @@ def write_bytes(where: Location | Path, data: bytes) -> None:
         raise
 
 
-def _replace(loc: Location, data: bytes) -> None:
-    """Local: a hidden temporary file in the same folder, renamed over the target."""
-    made = _made_folders(Path(loc.path).parent)
-    token = "".join(secrets.choice(_TOKEN) for _ in range(8))
-    tmp = posixpath.join(posixpath.dirname(loc.path), f".{loc.name}.{token}.tmp")
-    try:
-        _write_file(loc.fs, tmp, data)
-        loc.fs.move(tmp, loc.path)  # rename: atomic
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        _remove_if_empty(made)
-        raise
+def _replace(loc: Location, data: bytes, attempts: int = 3) -> None:
+    """Local: a hidden temporary file in the same folder, renamed over the target.
+
+    A folder that another writer removes once it is empty (the pending markers' folder)
+    may vanish between making it and writing into it: then it is made again.
+    """
+    for attempt in range(1, attempts + 1):
+        made = _made_folders(Path(loc.path).parent)
+        token = "".join(secrets.choice(_TOKEN) for _ in range(8))
+        tmp = posixpath.join(posixpath.dirname(loc.path), f".{loc.name}.{token}.tmp")
+        try:
+            _write_file(loc.fs, tmp, data)
+            loc.fs.move(tmp, loc.path)  # rename: atomic
+            return
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            _remove_if_empty(made)
+            vanished = isinstance(exc, FileNotFoundError) and not os.path.isdir(
+                posixpath.dirname(loc.path))
+            if not vanished or attempt == attempts:
+                raise
 
 
 def atomic_write_json(where: Location | Path, data: Any) -> None:

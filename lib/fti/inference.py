@@ -1,9 +1,15 @@
-"""Inference: score the flights of one day with a registered model; predictions are stored
-as a partition of the ``predictions`` table, one per run date (re-running replaces it)."""
+"""Inference: score the flights of a day with a registered model; predictions are stored
+as a partition of the ``predictions`` table, one per run date (re-running replaces it).
+
+A daily run scores one day. Catching up several days (notebook 03's ``days``) gives each
+day the partition its own daily run would have written: every day's flights are scored
+with the features known at the start of that day.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -45,6 +51,12 @@ def features_for_day(store: FeatureStore, view: FeatureView, day: dt.date) -> pd
     return frame
 
 
+def features_for_days(store: FeatureStore, view: FeatureView,
+                      days: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
+    """:func:`features_for_day` of each day, all read (and checked) before any is scored."""
+    return {day: features_for_day(store, view, day) for day in days}
+
+
 def check_features(record: ModelRecord, frame: pd.DataFrame) -> None:
     """Refuse to score when the view lacks a feature the model was trained with."""
     missing = [f for f in record.features if f not in frame.columns]
@@ -69,6 +81,20 @@ def score(model: Any, record: ModelRecord, frame: pd.DataFrame, threshold: float
     out["model_version"] = int(record.version)
     out["run_date"] = run_date.isoformat()
     return out.astype({"model_name": "str", "run_date": "str", "model_version": "int64"})
+
+
+def score_days(model: Any, record: ModelRecord, features: Mapping[dt.date, pd.DataFrame],
+               threshold: float) -> pd.DataFrame:
+    """:func:`score` of each day's features, one frame (the days in order)."""
+    return pd.concat([score(model, record, frame, threshold, day)
+                      for day, frame in sorted(features.items())], ignore_index=True)
+
+
+def write_days(store: FeatureStore, predictions: pd.DataFrame) -> list[str]:
+    """Write the predictions of each run date as that date's partition (a re-run replaces
+    it); returns the partitions' paths."""
+    return [write_predictions(store, dt.date.fromisoformat(day), part.reset_index(drop=True))
+            for day, part in predictions.groupby("run_date", sort=True)]
 
 
 def write_predictions(store: FeatureStore, run_date: dt.date, predictions: pd.DataFrame) -> str:

@@ -154,6 +154,7 @@ def training_params(train_start: str, train_end: str, holdout_days: int, model_n
 @dataclass(frozen=True)
 class InferenceParams:
     run_date: dt.date
+    days: int
     model_name: str
     model_alias: str
     model_version: int | None
@@ -161,14 +162,23 @@ class InferenceParams:
     data_dir: Location
     figures: bool
 
+    @property
+    def run_dates(self) -> list[dt.date]:
+        """The days to predict: ``days`` days from ``run_date`` on."""
+        return [self.run_date + dt.timedelta(days=i) for i in range(self.days)]
 
-def inference_params(run_date: str, model_name: str, model_alias: str, model_version: int,
-                     threshold: float, data_dir: str, figures: bool) -> InferenceParams:
+
+def inference_params(run_date: str, days: int, model_name: str, model_alias: str,
+                     model_version: int, threshold: float, data_dir: str,
+                     figures: bool) -> InferenceParams:
     version = _int(model_version, "model_version", 0)
-    return InferenceParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
-                           _name(model_name, "model_name"), _name(model_alias, "model_alias"),
-                           version or None, _fraction(threshold, "threshold"),
-                           data_root(data_dir), _flag(figures, "figures"))
+    first = _in_year(parse_day(run_date, "run_date"), "run_date")
+    count = _int(days, "days", 1)
+    _in_year(first + dt.timedelta(days=count - 1), "the last day (run_date + days - 1)")
+    return InferenceParams(first, count, _name(model_name, "model_name"),
+                           _name(model_alias, "model_alias"), version or None,
+                           _fraction(threshold, "threshold"), data_root(data_dir),
+                           _flag(figures, "figures"))
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,8 @@ class MonitoringParams:
     model_name: str
     drift_share_threshold: float
     auc_drop_threshold: float
+    min_rows: int
+    min_days: int
     data_dir: Location
     reports_dir: Path
 
@@ -189,13 +201,19 @@ class MonitoringParams:
 
 
 def monitoring_params(run_date: str, window_days: int, model_name: str,
-                      drift_share_threshold: float, auc_drop_threshold: float, data_dir: str,
-                      reports_dir: str) -> MonitoringParams:
-    return MonitoringParams(_in_year(parse_day(run_date, "run_date"), "run_date"),
-                            _int(window_days, "window_days", 1), _name(model_name, "model_name"),
+                      drift_share_threshold: float, auc_drop_threshold: float, min_rows: int,
+                      min_days: int, data_dir: str, reports_dir: str) -> MonitoringParams:
+    window, least = _int(window_days, "window_days", 1), _int(min_days, "min_days", 1)
+    if least > window:
+        raise ParameterError(f"min_days={least} is more than window_days={window}: no window "
+                             f"could ever hold enough days for a verdict. Lower min_days or "
+                             f"lengthen the window.")
+    return MonitoringParams(_in_year(parse_day(run_date, "run_date"), "run_date"), window,
+                            _name(model_name, "model_name"),
                             _fraction(drift_share_threshold, "drift_share_threshold"),
                             _fraction(auc_drop_threshold, "auc_drop_threshold"),
-                            data_root(data_dir), reports_root(reports_dir))
+                            _int(min_rows, "min_rows", 1), least, data_root(data_dir),
+                            reports_root(reports_dir))
 
 
 @dataclass(frozen=True)

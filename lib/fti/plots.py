@@ -150,22 +150,70 @@ def drift_scores(columns: pd.DataFrame) -> Figure:
     return fig
 
 
+#: Verdicts that rest on too little data, or on another model than the champion: drawn hollow.
+_NO_VERDICT = ("not enough data", "earlier model")
+
+
+def history_axis(ax, days: pd.Series) -> None:
+    """Dates on a history axis: day and month, and at least a week wide, so that one or two
+    runs do not stretch the axis over years (matplotlib's default around a single date)."""
+    import matplotlib.dates as mdates
+
+    first, last = days.min(), days.max()
+    pad = max(pd.Timedelta(days=1), (pd.Timedelta(days=7) - (last - first)) / 2)
+    ax.set_xlim(first - pad, last + pad)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+
+
 def monitoring_history(history: pd.DataFrame) -> Figure:
-    """Drift share, ROC AUC, Brier score, and base rate vs mean prediction over run dates."""
-    fig, axes = _subplots(1, 3, figsize=(14, 3.6))
-    days = pd.to_datetime(history["run_date"])
-    axes[0].plot(days, history["drift_share"], marker="o", color="tab:red")
-    axes[0].set(title="Share of drifted features", ylim=(0, 1))
-    axes[1].plot(days, history["roc_auc"], marker="o", label="ROC AUC")
-    axes[1].plot(days, history["brier"], marker="s", label="Brier score")
-    axes[1].set(title="Performance on labels that arrived")
-    axes[1].legend(fontsize="small")
-    axes[2].plot(days, history["base_rate"], marker="o", label="observed delayed share")
-    axes[2].plot(days, history["mean_prediction"], marker="s", label="mean predicted probability")
-    axes[2].set(title="Base rate vs mean prediction")
-    axes[2].legend(fontsize="small")
-    for ax in axes:
-        ax.tick_params(axis="x", labelrotation=30)
+    """The monitoring runs over their run dates: share of drifted features, ROC AUC against
+    the holdout ROC AUC of the version judged, Brier score, and base rate vs mean prediction.
+
+    A hollow marker is a run without a verdict (not enough data, or the predictions of an
+    earlier model); a dashed red line marks a run that recommended retraining. Columns the
+    history lacks are left out.
+    """
+    frame = history.sort_values("run_date")
+    days = pd.to_datetime(frame["run_date"])
+    fig, axes = _subplots(2, 2, figsize=(11, 6), sharex=True)
+    panels = [
+        ("Share of drifted features", {"drift_share": "share"}, "drift_verdict"),
+        ("ROC AUC on the arrived labels", {"roc_auc": "ROC AUC",
+                                           "holdout_roc_auc": "holdout, same version"},
+         "performance_verdict"),
+        ("Brier score (lower is better)", {"brier": "Brier score"}, "performance_verdict"),
+        ("Delayed share: observed vs predicted", {"base_rate": "observed",
+                                                  "mean_prediction": "mean prediction"},
+         "performance_verdict"),
+    ]
+    retrain = (days[frame["retrain_recommended"].astype(bool).to_numpy()]
+               if "retrain_recommended" in frame else [])
+    for ax, (title, columns, verdict) in zip(axes.ravel(), panels, strict=True):
+        hollow = (frame[verdict].isin(_NO_VERDICT).to_numpy() if verdict in frame
+                  else np.zeros(len(frame), bool))
+        for column, label in columns.items():
+            if column not in frame:
+                continue
+            values = frame[column].astype(float).to_numpy()
+            style = ({"linestyle": "--", "color": "grey"} if column == "holdout_roc_auc"
+                     else {})
+            line, = ax.plot(days, values, marker="o", label=label, **style)
+            ax.plot(days[hollow], values[hollow], "o", markerfacecolor="white",
+                    color=line.get_color())
+        for i, when in enumerate(retrain):
+            ax.axvline(when, color="tab:red", alpha=0.4, linestyle="--",
+                       label="retrain recommended" if i == 0 else None)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        if len(columns) > 1 or len(retrain):
+            ax.legend(fontsize="small")
+        history_axis(ax, days)
+    # fixed floors, so that a small wobble does not fill a panel
+    axes[0, 0].set_ylim(0, 1)
+    axes[0, 1].set_ylim(min(0.5, axes[0, 1].get_ylim()[0]), 1)
+    for ax in (axes[1, 0], axes[1, 1]):
+        ax.set_ylim(bottom=0)
     return fig
 
 

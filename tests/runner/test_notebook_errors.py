@@ -14,7 +14,7 @@ def test_a_parameter_error_shows_its_message_alone_and_still_fails_the_run(tmp_p
     source = tmp_path / "bad.ipynb"
     cell = nbformat.v4.new_code_cell(
         "from fti.params import inference_params\n"
-        "inference_params('2013-06-01', 'flight_delay', 'champion', 0, 1.5, '', True)")
+        "inference_params('2013-06-01', 1, 'flight_delay', 'champion', 0, 1.5, '', True)")
     notebook = nbformat.v4.new_notebook(cells=[cell])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}

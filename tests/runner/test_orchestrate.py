@@ -353,7 +353,8 @@ def test_the_index_builds_with_empty_reports_and_data_folders(tmp_path):
     assert _links(page) == []
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["day"], ["simulate"], ["demo"], ["report"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["day"], ["simulate"], ["demo"], ["report"],
+                                     ["monitor"]])
 def test_every_command_has_help(command):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run([sys.executable, "-m", "fti", *command, "--help"],
@@ -399,3 +400,9 @@ def test_a_bad_parameter_is_refused_before_any_notebook_runs(tiny, capsys, comma
     assert code == 1
     assert f"{notebook}.ipynb" in err and says in err and "Nothing was run" in err
     assert _log(tiny["data"]) == []  # no notebook ran, nothing was written
+
+
+def test_fti_monitor_without_a_workspace_says_what_to_run(tmp_path, capsys):
+    assert cli.main(["monitor", "--data-dir", str(tmp_path), "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "No Evidently workspace" in err and "make demo" in err

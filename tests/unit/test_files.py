@@ -153,3 +153,23 @@ def test_a_write_that_fails_keeps_the_old_file_and_no_temporary_one(tmp_path, mo
         files.atomic_write_json(path, {"champion": 2})
     assert path.read_text() == '{\n  "champion": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["aliases.json"]
+
+
+def test_a_folder_removed_by_another_writer_before_the_write_is_made_again(tmp_path,
+                                                                          monkeypatch):
+    """The pending markers' folder is removed by the writer that empties it; a writer that
+    had just made it for its own marker (Spark executors write day markers side by side)
+    makes it again instead of failing."""
+    real, calls = files._write_file, []
+
+    def other_writer_removes_the_folder_first(fs, path, data):
+        calls.append(path)
+        if len(calls) == 1:
+            os.rmdir(os.path.dirname(path))
+        real(fs, path, data)
+
+    monkeypatch.setattr(files, "_write_file", other_writer_removes_the_folder_first)
+    target = tmp_path / "_pending" / "day.json"
+    files.write_bytes(target, b"{}")
+    assert target.read_bytes() == b"{}" and len(calls) == 2
+    assert [p.name for p in target.parent.iterdir()] == ["day.json"]  # no temporary left

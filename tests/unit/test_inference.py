@@ -80,3 +80,23 @@ def test_a_model_expecting_missing_features_is_refused(store, champion):
 def test_no_champion_says_to_run_the_training_pipeline(tmp_path):
     with pytest.raises(NotFoundError, match="training pipeline"):
         ModelRegistry(tmp_path).get("flight_delay", alias="champion")
+
+
+def test_catching_up_days_writes_what_the_daily_runs_write(store, champion, tmp_path):
+    reg, record, model = champion
+    days = [LAST - dt.timedelta(days=2), LAST - dt.timedelta(days=1), LAST]
+    week = inference.score_days(model, record, inference.features_for_days(
+        store, FLIGHT_VIEW, days), 0.5)
+    paths = inference.write_days(store, week)
+    assert len(paths) == 3 and sorted(week["run_date"].unique()) == [d.isoformat() for d in days]
+    caught_up = [Path(p).read_bytes() for p in paths]
+    for day in days:  # the same days, one daily run after the other
+        features = inference.features_for_day(store, FLIGHT_VIEW, day)
+        inference.write_predictions(store, day, inference.score(model, record, features, 0.5,
+                                                                day))
+    assert [Path(p).read_bytes() for p in paths] == caught_up
+
+
+def test_catching_up_reads_every_day_before_scoring_any(store):
+    with pytest.raises(NotFoundError, match="2013-01-11"):
+        inference.features_for_days(store, FLIGHT_VIEW, [LAST, LAST + dt.timedelta(days=1)])

@@ -175,44 +175,24 @@ def test_classification_report_needs_both_classes(tmp_path):
     delays = np.where(rng.uniform(size=300) < p, 60.0, 0.0)
     labs = labels([(i, d, JUNE_2) for i, d in zip(ids, delays, strict=True)])
     joined = monitoring.join_labels(preds, labs, day_start_utc(JUNE_2))
-    assert monitoring.classification_html(joined, tmp_path / "cls.html")
+    snapshot = monitoring.classification_report(joined)
+    monitoring.save_html(snapshot, tmp_path / "cls.html")
     assert (tmp_path / "cls.html").stat().st_size > 10_000
+    values = {m["metric_name"].split("(")[0]: m["value"] for m in snapshot.dict()["metrics"]
+              if isinstance(m.get("value"), float)}
+    assert values["RocAuc"] == pytest.approx(monitoring.performance(joined)["roc_auc"])
     early = monitoring.join_labels(preds, labs, day_start_utc(dt.date(2013, 6, 1)))
-    assert not monitoring.classification_html(early, tmp_path / "none.html")
-    assert not (tmp_path / "none.html").exists()
-
-
-def test_recommend_retrains_on_drift_and_names_the_features():
-    rec = monitoring.recommend(0.5, 0.3, math.nan, 0.72, 0.05, ["wx_temp", "wx_precip"])
-    assert rec.retrain
-    assert rec.reasons == ["50% of the monitored features drifted, more than the 30% allowed: "
-                           "wx_temp, wx_precip."]  # fmt: skip
-
-
-def test_recommend_retrains_when_auc_drops_more_than_allowed():
-    rec = monitoring.recommend(0.1, 0.3, 0.64, 0.72, 0.05, ["wx_temp"])
-    assert rec.retrain and len(rec.reasons) == 1
-    assert "0.080 below the champion's 0.720" in rec.reasons[0]
-
-
-def test_recommend_explains_why_not():
-    no_labels = monitoring.recommend(0.1, 0.3, math.nan, 0.72, 0.05, ["wx_temp"])
-    assert not no_labels.retrain
-    assert no_labels.reasons[0].startswith("No retrain: drift share 0.10 <= 0.30")
-    assert "labels" in no_labels.reasons[0]
-    at_threshold = monitoring.recommend(0.3, 0.3, 0.70, 0.72, 0.05, [])
-    assert not at_threshold.retrain
-    assert "within 0.050 of the champion's 0.720" in at_threshold.reasons[0]
-    with pytest.raises(ParameterError):
-        monitoring.recommend(0.1, 30, math.nan, None, 0.05, [])
+    assert monitoring.classification_report(early) is None
 
 
 def history_row(run_date: str, retrain: bool = False) -> dict:
     return {
         "run_date": run_date, "window_start": "2013-05-26", "window_end": "2013-06-01",
-        "model_name": "flight_delay", "model_version": 3, "n_predictions": 900,
-        "n_labelled": 0, "n_unlabelled": 900, "drift_share": 0.1, "roc_auc": None,
-        "champion_roc_auc": 0.72, "drifted_columns": ["wx_temp"],
+        "model_name": "flight_delay", "champion_version": 3, "model_version": 3,
+        "window_versions": "3", "current_rows": 900, "current_days": 1, "n_predictions": 900,
+        "n_labelled": 0, "n_unlabelled": 900, "labelled_days": 0, "drift_share": 0.1,
+        "roc_auc": None, "holdout_roc_auc": 0.72, "drifted_columns": ["wx_temp"],
+        "drift_verdict": "not enough data", "performance_verdict": "not enough data",
         "retrain_recommended": retrain, "reasons": ["No retrain: calm."],
     }  # fmt: skip
 
@@ -238,11 +218,14 @@ def test_history_keeps_one_row_per_run_date_sorted(tmp_path):
     assert monitoring.run_of(history, "2013-06-03") is None
 
 
-def test_history_refuses_an_incomplete_row(tmp_path):
+def test_history_refuses_an_incomplete_row_or_an_unknown_verdict(tmp_path):
     row = history_row("2013-06-02")
     del row["model_version"]
     with pytest.raises(ParameterError, match="model_version"):
         monitoring.write_history(FeatureStore(tmp_path), row)
+    with pytest.raises(ParameterError, match="drift_verdict"):
+        monitoring.write_history(FeatureStore(tmp_path),
+                                 {**history_row("2013-06-02"), "drift_verdict": "fine"})
     assert monitoring.read_history(FeatureStore(tmp_path)).empty
 
 

@@ -81,3 +81,19 @@ def test_the_spark_master_is_the_parameter_else_the_environment_else_local(monke
 def test_a_spark_master_that_is_no_url_is_refused():
     with pytest.raises(ParameterError, match="spark_master='my cluster' is not a Spark master"):
         _feature(engine="spark", spark_master="my cluster")
+def test_a_catch_up_of_days_stays_in_2013_and_lists_its_days():
+    p = _inference(run_date="2013-12-29", days=3)
+    assert [d.isoformat() for d in p.run_dates] == ["2013-12-29", "2013-12-30", "2013-12-31"]
+    with pytest.raises(ParameterError, match="the last day"):
+        _inference(run_date="2013-12-29", days=4)
+    with pytest.raises(ParameterError, match="days=0 is too small"):
+        _inference(run_date="2013-06-01", days=0)
+
+
+def test_a_monitoring_minimum_longer_than_the_window_is_refused():
+    from fti.params import monitoring_params
+
+    defaults = notebook_defaults("monitoring")
+    with pytest.raises(ParameterError, match="min_days=7 is more than window_days=3"):
+        monitoring_params(**{**defaults, "window_days": 3})
+    assert monitoring_params(**{**defaults, "window_days": 3, "min_days": 3}).min_days == 3

@@ -31,3 +31,20 @@ def test_the_risk_table_counts_flights_and_flags_per_airport():
                                 "flag": [True, False, False], "probability": [0.6, 0.2, 0.1]})
     table = plots.risk_table(predictions)
     assert table.loc["EWR"].tolist() == [2, 1, 0.4] and table.loc["LGA"].tolist() == [1, 0, 0.1]
+
+
+def test_a_history_of_one_run_gets_a_week_wide_axis_not_years():
+    import matplotlib.dates as mdates
+
+    history = pd.DataFrame({
+        "run_date": ["2013-06-08"], "drift_share": [0.07], "roc_auc": [0.75],
+        "holdout_roc_auc": [0.77], "brier": [0.15], "base_rate": [0.24],
+        "mean_prediction": [0.25], "drift_verdict": ["ok"],
+        "performance_verdict": ["not enough data"], "retrain_recommended": [False]})
+    fig = plots.monitoring_history(history)
+    for ax in fig.axes:
+        first, last = (mdates.num2date(x).date().isoformat() for x in ax.get_xlim())
+        assert (first, last) == ("2013-06-04", "2013-06-11")  # 3.5 days on each side
+    two = pd.concat([history, history.assign(run_date="2013-07-06")], ignore_index=True)
+    span = plots.monitoring_history(two).axes[0].get_xlim()
+    assert 28 < span[1] - span[0] < 32  # a month and a day on each side

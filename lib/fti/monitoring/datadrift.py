@@ -42,6 +42,7 @@ class DriftResult:
     columns: pd.DataFrame
     share_drifted: float
     drifted_columns: list[str]
+    snapshot: Any = None  # Evidently's run (a Snapshot), for its HTML and the workspace
 
     def score(self, column: str) -> float:
         """The drift score of one column (NaN if it was not evaluated or not monitored)."""
@@ -64,6 +65,7 @@ def drift(
     categorical: list[str],
     html_path: Path | None = None,
     thresholds: Mapping[str, float] | None = None,
+    drift_share_threshold: float = 0.5,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column with Evidently's ValueDrift.
 
@@ -74,7 +76,10 @@ def drift(
 
     ``thresholds`` sets per-column drift thresholds (see :mod:`fti.calibration`); numerical
     columns are then tested with the normed Wasserstein distance those thresholds are made
-    for. Without it Evidently's defaults apply.
+    for. Without it Evidently's defaults apply. The report also holds Evidently's own
+    ``DriftedColumnsCount`` of the tested features (the prediction column left out), with
+    the same methods and thresholds: the share of drifted features the dashboard plots
+    (its test fails from ``drift_share_threshold`` on).
 
     A column without values in either frame cannot be tested (Evidently would raise): it is
     listed with ``drifted=False`` and a note, and left out of ``share_drifted``. With
@@ -108,7 +113,7 @@ def drift(
                                  f"current data ({notes}); check the feature pipeline's output.")
 
     from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import ValueDrift
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     definition = DataDefinition(numerical_columns=[c for c in tested if kinds[c] == "numerical"],
                                 categorical_columns=[c for c in tested if c in categorical])
@@ -118,6 +123,13 @@ def drift(
     metrics = [ValueDrift(column=c, method="wasserstein", threshold=float(thresholds[c]))
                if kinds[c] == "numerical" and c in thresholds else ValueDrift(column=c)
                for c in tested]  # fmt: skip
+    features = [c for c in tested if c != PREDICTION_COLUMN]
+    if features:
+        wasserstein = [c for c in features if kinds[c] == "numerical" and c in thresholds]
+        metrics.append(DriftedColumnsCount(
+            columns=features, per_column_method={c: "wasserstein" for c in wasserstein},
+            per_column_threshold={c: float(thresholds[c]) for c in wasserstein},
+            drift_share=float(drift_share_threshold)))
     with warnings.catch_warnings():  # Evidently's correlations warn on constant or tiny data
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
         snapshot = Report(metrics, include_tests=True).run(cur, ref)
@@ -132,7 +144,7 @@ def drift(
     drifted = table.loc[table["drifted"], "column"].tolist()
     if html_path is not None:
         atomic_write_text(Path(html_path), snapshot.get_html_str(as_iframe=False))
-    return DriftResult(table, len(drifted) / len(tested), drifted)
+    return DriftResult(table, len(drifted) / len(tested), drifted, snapshot)
 
 
 def _read_verdicts(snapshot: Mapping[str, Any]) -> dict[str, tuple[str, float, float, bool]]:

@@ -1,7 +1,9 @@
 """The monitoring history: one row per monitoring run, and the decision the runner reads.
 
 The rows live in the ``monitoring_history`` table of the feature store, one partition per
-run date, so re-running a date replaces its row.
+run date, so re-running a date replaces its row. Version 2 of the table records which model
+version the figures are about (version 1 stays on disk as it was; a data folder from before
+starts a new history).
 """
 
 from __future__ import annotations
@@ -16,29 +18,38 @@ import pandas as pd
 from fti.config import TIME_DTYPE
 from fti.dates import day_start_utc, parse_day
 from fti.errors import ParameterError
+from fti.monitoring.verdict import DRIFT_VERDICTS, PERFORMANCE_VERDICTS, Recommendation
 from fti.store import FeatureGroup, FeatureStore
 
 HISTORY = FeatureGroup(
     name="monitoring_history",
-    version=1,
-    description="One row per monitoring run: the window, the model, drift, performance on "
-    "the labels that had arrived, and the retrain recommendation. Partition: the run date. "
-    "Event time: the start (local midnight, in UTC) of the run date.",
+    version=2,
+    description="One row per monitoring run: the window, the champion (the drift reference), "
+    "the model version whose predictions the performance figures are about, drift and "
+    "performance with their verdicts (given only on enough data), and the retrain "
+    "recommendation. Partition: the run date. Event time: the start (local midnight, in "
+    "UTC) of the run date. Version 2: version 1 recorded the champion as the model of the "
+    "figures even when an earlier version had made the predictions.",
     schema={
         "run_date": "str", "run_at": TIME_DTYPE, "window_start": "str", "window_end": "str",
-        "model_name": "str", "model_version": "int64", "n_predictions": "int64",
-        "n_labelled": "int64", "n_unlabelled": "int64", "drift_share": "float64",
-        "prediction_drift_score": "float64", "roc_auc": "float64", "brier": "float64",
-        "log_loss": "float64", "base_rate": "float64", "mean_prediction": "float64",
-        "champion_roc_auc": "float64", "drifted_columns": "str",
-        "retrain_recommended": "bool", "reasons": "str",
+        "model_name": "str", "champion_version": "int64", "model_version": "int64",
+        "window_versions": "str", "current_rows": "int64", "current_days": "int64",
+        "n_predictions": "int64", "n_labelled": "int64", "n_unlabelled": "int64",
+        "labelled_days": "int64", "drift_share": "float64",
+        "prediction_drift_score": "float64", "roc_auc": "float64", "roc_auc_se": "float64",
+        "brier": "float64", "log_loss": "float64", "base_rate": "float64",
+        "mean_prediction": "float64", "holdout_roc_auc": "float64", "drifted_columns": "str",
+        "drift_verdict": "str", "performance_verdict": "str", "retrain_recommended": "bool",
+        "reasons": "str",
     },  # fmt: skip
     primary_key=("run_date",),
     event_time="run_at",
 )
 #: History metrics a row may leave out or set to None (stored as NaN), e.g. before labels.
-OPTIONAL_METRICS = ("prediction_drift_score", "roc_auc", "brier", "log_loss", "base_rate",
-                    "mean_prediction", "champion_roc_auc")  # fmt: skip
+OPTIONAL_METRICS = ("drift_share", "prediction_drift_score", "roc_auc", "roc_auc_se", "brier",
+                    "log_loss", "base_rate", "mean_prediction", "holdout_roc_auc")  # fmt: skip
+#: The counts of the judged version's predictions, copied from its performance row.
+_COUNTS = ("n_predictions", "n_labelled", "n_unlabelled", "labelled_days")
 
 
 def write_history(store: FeatureStore, row: Mapping[str, Any]) -> None:
@@ -54,6 +65,10 @@ def write_history(store: FeatureStore, row: Mapping[str, Any]) -> None:
     if missing or extra:
         raise ParameterError(f"A monitoring history row needs {sorted(expected)}; this one "
                              f"lacks {missing} and has unknown {extra}.")
+    for col, allowed in (("drift_verdict", DRIFT_VERDICTS),
+                         ("performance_verdict", PERFORMANCE_VERDICTS)):
+        if row[col] not in allowed:
+            raise ParameterError(f"History column {col}={row[col]!r}: use one of {allowed}.")
     day = parse_day(row["run_date"], "run_date")
     values = {**{c: row.get(c) for c in expected}, "run_date": day.isoformat(),
               "run_at": day_start_utc(day)}  # fmt: skip
@@ -90,24 +105,33 @@ def run_of(history: pd.DataFrame, run_date: str | dt.date) -> pd.Series | None:
 
 
 def record_run(store: FeatureStore, *, run_date: dt.date, window: tuple[dt.date, dt.date],
-               model_name: str, model_version: int, quality: Mapping[str, Any],
-               drift_share: float, prediction_drift_score: float, champion_roc_auc: float,
-               drifted_columns: list[str], retrain: bool, reasons: list[str]) -> None:
+               model_name: str, champion_version: int, performance: pd.DataFrame,
+               current_rows: int, current_days: int, drift_share: float,
+               prediction_drift_score: float, drifted_columns: list[str], advice: Recommendation,
+               notes: list[str] = ()) -> None:
     """Write the history row of one monitoring run (what notebook 04 found and decided).
 
-    ``quality`` is :func:`fti.monitoring.performance`'s result; the other values come from
-    the drift check and the recommendation.
+    ``performance`` is :func:`fti.monitoring.performance_by_version` with the holdout ROC
+    AUC (:func:`fti.monitoring.with_holdout`); the row keeps the figures of the version
+    the recommendation judged (``advice.judged_version``; the champion's when no version
+    made predictions), and lists every version that made the window's predictions.
+    ``notes`` are added to the reasons (e.g. stuck sensors).
     """
+    version = champion_version if advice.judged_version is None else advice.judged_version
+    figures: dict[str, Any] = {c: 0 for c in _COUNTS}
+    if version in performance.index:
+        row = performance.loc[version]
+        figures = {c: row[c] for c in (*_COUNTS, *OPTIONAL_METRICS) if c in row.index}
     write_history(store, {
         "run_date": run_date.isoformat(), "window_start": window[0].isoformat(),
         "window_end": window[1].isoformat(), "model_name": model_name,
-        "model_version": model_version, "n_predictions": quality["n_predictions"],
-        "n_labelled": quality["n_labelled"], "n_unlabelled": quality["n_unlabelled"],
+        "champion_version": champion_version, "model_version": version,
+        "window_versions": ",".join(str(v) for v in performance.index),
+        "current_rows": current_rows, "current_days": current_days, **figures,
         "drift_share": drift_share, "prediction_drift_score": prediction_drift_score,
-        "roc_auc": quality["roc_auc"], "brier": quality["brier"],
-        "log_loss": quality["log_loss"], "base_rate": quality["base_rate"],
-        "mean_prediction": quality["mean_prediction"], "champion_roc_auc": champion_roc_auc,
-        "drifted_columns": drifted_columns, "retrain_recommended": retrain, "reasons": reasons,
+        "drifted_columns": drifted_columns, "drift_verdict": advice.drift,
+        "performance_verdict": advice.performance, "retrain_recommended": advice.retrain,
+        "reasons": [*advice.reasons, *notes],
     })  # fmt: skip
 
 

@@ -1,8 +1,9 @@
 """The two sides monitoring compares: the champion's reference and the current window.
 
 The reference is a fixed-seed sample of the champion's training snapshot, scored by the
-champion; the current window is the features of the window's flights with the probability
-inference gave each one.
+champion: drift always asks how far today's flights are from what the model in charge
+learned from. The current window is the features of the window's flights with the
+probability inference gave each one; only the flights that were served a prediction count.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from fti.cache import Recent
+from fti.dates import local_day
 from fti.errors import NotEnoughDataError, ParameterError
 from fti.store import FeatureStore
 
@@ -67,3 +69,25 @@ def current_window(features: pd.DataFrame, predictions: pd.DataFrame) -> pd.Data
     scored = predictions[["flight_id", PREDICTION_COLUMN]]
     return features.merge(scored, on="flight_id", how="left", validate="one_to_one")
 
+
+def served(current: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`current_window` that were served a prediction: the flights a model
+    actually saw, whatever else the window's days hold.
+
+    Raises:
+        NotEnoughDataError: no flight of the window has a prediction.
+    """
+    rows = current.loc[current[PREDICTION_COLUMN].notna()].reset_index(drop=True)
+    if rows.empty:
+        raise NotEnoughDataError(
+            "No flight in the monitoring window has a prediction: there is nothing to monitor "
+            "yet. Run the inference pipeline (notebooks/03_inference_pipeline.ipynb) for the "
+            "window's days first; nothing was recorded.")
+    return rows
+
+
+def coverage(frame: pd.DataFrame) -> tuple[int, int]:
+    """How many rows a frame of flights has, and over how many local days."""
+    if frame.empty:
+        return 0, 0
+    return len(frame), int(local_day(frame["sched_dep_utc"]).nunique())

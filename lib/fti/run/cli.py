@@ -8,6 +8,7 @@ Examples::
     fti simulate --run-dir reports/runs/<run id> --resume
     fti demo
     fti report
+    fti monitor
 
 Nothing heavy is imported until a command runs, so ``fti --help`` answers at once.
 """
@@ -54,6 +55,10 @@ def _assignment(text: str) -> tuple[str, Any]:
 _NOTEBOOK_OPTIONS = (
     ("--model-name", "NAME", str, "registered model name"),
     ("--window-days", "DAYS", int, "monitoring window in days"),
+    ("--min-rows", "N", int, "least labelled predictions (and served flights) for a "
+     "monitoring verdict"),
+    ("--min-days", "DAYS", int, "least days with labels (and with predictions) for a "
+     "monitoring verdict"),
     ("--threshold", "P", float, "probability that flags a flight as delayed"),
     ("--history-start", "DATE", str, "first day of every training range"),
     ("--holdout-days", "DAYS", int, "days at the end of a training range held out"),
@@ -156,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("report", parents=[common], help="rebuild reports/index.html",
                    description="Rebuild the static report page reports/index.html.")
+
+    monitor = sub.add_parser("monitor", parents=[common], help="open the monitoring dashboard",
+                             description="Start the Evidently UI on localhost for the "
+                             "monitoring workspace of the data folder (<data>/evidently), "
+                             "telemetry off, and print its address; Ctrl-C stops it.")
+    monitor.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 "
+                         "(default: 8000)")
     return parser
 
 
@@ -255,7 +267,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "day": _day, "simulate": _simulate, "demo": _demo, "report": _report}
+def _monitor(args: argparse.Namespace) -> int:
+    from fti.monitoring.workspace import workspace_dir
+    from fti.run import ui
+
+    options = _options(args)
+    log = Path(options.reports_path) / "evidently-ui.log"
+    space = workspace_dir(options.data_path, options.reports_path)
+    return ui.serve(space, args.port or ui.DEFAULT_PORT, log)
+
+
+_COMMANDS = {"run": _run, "day": _day, "simulate": _simulate, "demo": _demo, "report": _report,
+             "monitor": _monitor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,8 @@ class Options:
     model_name: str | None = None
     threshold: float | None = None
     window_days: int | None = None
+    min_rows: int | None = None  # monitoring: least data for a verdict (rows, days)
+    min_days: int | None = None
     history_start: str | None = None  # first day of every training range (02's train_start)
     holdout_days: int | None = None
     label_delay_days: int | None = None
@@ -56,6 +58,8 @@ NOTEBOOK_PARAMETERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "model_name": ("model_name", ("training", "inference", "monitoring")),
     "threshold": ("threshold", ("inference",)),
     "window_days": ("window_days", ("monitoring",)),
+    "min_rows": ("min_rows", ("monitoring",)),
+    "min_days": ("min_days", ("monitoring",)),
     "history_start": ("train_start", ("training",)),
     "holdout_days": ("holdout_days", ("training",)),
     "label_delay_days": ("label_delay_days", ("feature",)),

@@ -98,9 +98,9 @@ def training_parameters(end: dt.date, options: Options) -> dict[str, Any]:
 
 
 def inference_parameters(day: dt.date, options: Options) -> dict[str, Any]:
-    """Predictions for ``day`` by the champion."""
-    params = {"run_date": day.isoformat(), "model_alias": "champion", "model_version": 0,
-              "data_dir": options.data_path, **_given(options, "inference")}
+    """Predictions for ``day`` (that day alone: a daily run) by the champion."""
+    params = {"run_date": day.isoformat(), "days": 1, "model_alias": "champion",
+              "model_version": 0, "data_dir": options.data_path, **_given(options, "inference")}
     if not options.daily_figures:
         params["figures"] = False
     return params

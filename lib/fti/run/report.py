@@ -35,10 +35,15 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 .skipped, .muted { color: #777; } .running { color: #b26a00; }
 details { margin: .4em 0; } summary { cursor: pointer; }
 pre { white-space: pre-wrap; margin: 0; font-size: 90%; }
+td:last-child { min-width: 24em; }
 img { max-width: 100%; }
 """
-_MONITORING_COLUMNS = ("run_date", "drift_share", "roc_auc", "brier", "base_rate",
-                       "mean_prediction", "retrain_recommended", "reasons")
+#: The history's columns on the page, with their headers.
+_MONITORING_COLUMNS = {"run_date": "run date", "champion_version": "champion",
+                       "model_version": "judged version", "drift_share": "drift share",
+                       "drift_verdict": "drift", "roc_auc": "ROC AUC",
+                       "holdout_roc_auc": "its holdout", "performance_verdict": "performance",
+                       "retrain_recommended": "retrain", "reasons": "reasons"}
 
 
 def build_index(reports_dir: str | Path | None = None,
@@ -162,6 +167,7 @@ def _monitoring_section(reports: Path, data: Location) -> str:
             rows.append(f"<tr><td>{escape(folder.name)}</td>"
                         f"<td>{' '.join(links) or '-'}</td></tr>")
         parts.append("<h3>Latest reports</h3>" + _table(["run date", "reports"], rows))
+    parts.append(_dashboard(data, reports))
     try:
         history = monitoring_history(data)
     except Exception as exc:  # the page must build whatever state the store is in
@@ -174,7 +180,8 @@ def _monitoring_section(reports: Path, data: Location) -> str:
     columns = [c for c in _MONITORING_COLUMNS if c in recent.columns]
     rows = ["<tr>" + "".join(_cell(_plain(row[c])) for c in columns) + "</tr>"
             for _, row in recent.iterrows()]
-    parts.append("<h3>History (newest first)</h3>" + _table(columns, rows))
+    parts.append("<h3>History (newest first)</h3>"
+                 + _table([_MONITORING_COLUMNS[c] for c in columns], rows))
     try:
         image = plot_history(history)
         parts.append(f'<img alt="monitoring metrics over time" '
@@ -184,41 +191,43 @@ def _monitoring_section(reports: Path, data: Location) -> str:
     return "\n".join(parts)
 
 
+def _dashboard(data: Location, reports: Path) -> str:
+    """Where the Evidently dashboard is, and how to start the UI that serves it."""
+    from fti.monitoring.workspace import projects, workspace_dir
+    from fti.run.ui import DEFAULT_PORT, HOST
+
+    root = workspace_dir(data, reports)
+    try:
+        found = projects(root)
+    except Exception as exc:  # the page must build whatever state the workspace is in
+        return _problem("the Evidently workspace", exc)
+    start = ("<code>make monitor</code> (or <code>fti monitor --data-dir "
+             f"{escape(str(data))}</code>)")
+    if not found:
+        return (f"<p>Dashboard: every monitoring run also adds its Evidently runs to the "
+                f"workspace <code>{escape(str(root))}</code>; once there are some, {start} "
+                f"serves them in Evidently's UI.</p>")
+    base = f"http://{HOST}:{DEFAULT_PORT}"
+    links = ", ".join(f'<a href="{escape(base)}/projects/{pid}">{escape(name)}</a>'
+                      for name, pid in sorted(found.items()))
+    return (f"<p><b>Dashboard over time</b> (Evidently UI, offline): start it with {start} "
+            f"in a terminal, then open {links} ({escape(base)}; stop the UI with Ctrl-C). "
+            f"Its Reports tab opens every monitoring run's full report.</p>")
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, so _cell formats them."""
     return value.item() if hasattr(value, "item") else value
 
 
 def plot_history(history: Any) -> str:
-    """Drift share, ROC AUC, Brier, base rate vs mean prediction over time: a base64 PNG."""
-    import pandas as pd
+    """:func:`fti.plots.monitoring_history` as a base64 PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    frame = history.sort_values("run_date")
-    x = pd.to_datetime(frame["run_date"]).to_numpy()
-    fig = Figure(figsize=(10, 6), layout="constrained")
+    from fti.plots import monitoring_history as figure
+
+    fig = figure(history)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 2, sharex=True).ravel()
-    panels = [("share of drifted columns", ["drift_share"]), ("ROC AUC", ["roc_auc"]),
-              ("Brier score (lower is better)", ["brier"]),
-              ("delayed share: observed vs predicted", ["base_rate", "mean_prediction"])]
-    labels = {"base_rate": "observed (base rate)", "mean_prediction": "mean prediction"}
-    retrain = x[frame["retrain_recommended"].astype(bool).to_numpy()] \
-        if "retrain_recommended" in frame else []
-    for ax, (title, columns) in zip(axes, panels, strict=True):
-        for column in columns:
-            if column in frame:
-                ax.plot(x, frame[column].astype(float), marker="o",
-                        label=labels.get(column, column))
-        for i, when in enumerate(retrain):
-            ax.axvline(when, color="tab:red", alpha=0.4, linestyle="--",
-                       label="retrain recommended" if i == 0 else None)
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.tick_params(axis="x", labelrotation=30)
-        if len(columns) > 1 or len(retrain):
-            ax.legend(fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
