@@ -106,10 +106,16 @@ class FileLock(Held):
         return info
 
     def _open(self, mode: str) -> int | None:
-        if mode == EXCLUSIVE:
+        """The lock file, made with its root if need be: also for a reader, so that a
+        read of a root that a writer creates meanwhile holds the lock for its whole length
+        (without it, the first part of the read would see nothing and a later part the
+        writer's range, whole or not)."""
+        try:
             self.root.mkdir(parents=True, exist_ok=True)
-        elif not self.root.is_dir():
-            return None
+        except OSError:
+            if mode == EXCLUSIVE:
+                raise
+            return None  # a root that cannot be made: nobody can write it either
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError:

@@ -117,6 +117,7 @@ def _toy_frame(day: dt.date, generation: int) -> pd.DataFrame:
 
 _WRITER = """
 import datetime as dt
+import time
 import pandas as pd
 from fti import config
 from fti.config import TIME_DTYPE
@@ -129,6 +130,7 @@ for generation in range(1, int(sys.argv[4]) + 1):  # like a backfill: a range in
         for day in DAYS:
             store.write_together(f"run-{day}", [(g, day, _toy_frame(day, generation))
                                                 for g in GROUPS], repair="run it again")
+    time.sleep(0.3)  # the next range's computing, outside the lock: readers get their turn
 """
 
 
@@ -144,6 +146,7 @@ def test_a_reader_sees_a_range_written_by_another_process_whole_or_not_at_all(tm
             frames = [store.read(g, DAYS[0], DAYS[-1]) for g in GROUPS]
         both = pd.concat(frames)
         seen.append((set(both["generation"]), sum(len(f) for f in frames)))
+        time.sleep(0.05)  # what a reader does with its rows: the writer gets its turn too
     assert writer.returncode == 0, writer.stderr.read()[-2000:]
     for generations, rows in seen:
         assert rows in (0, 2 * 3 * len(DAYS)) and len(generations) <= 1, (generations, rows)
