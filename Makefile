@@ -37,12 +37,12 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fti)" >/dev/null
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools (locked versions)
+install: $(STAMP) ## Create .venv and install the project, its dev tools and S3 support (locked)
 
 lock: ## Regenerate requirements.lock from pyproject.toml (LOCK_FLAGS=--upgrade: newest versions)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	$(UV) pip compile pyproject.toml --extra dev --extra s3 --universal --python-version 3.11 \
 	    --custom-compile-command "make lock" $(LOCK_FLAGS) --quiet -o $(LOCK)
 
 demo: $(STAMP) ## Run the whole story: backfill, train, replay June 2013, monitor, retrain, report

@@ -9,6 +9,7 @@ here is a test: it prints, it does not fail.
     python benchmarks/run.py engine           # the two engines on a small notebook
     python benchmarks/run.py monolith         # lesson 00: the monolith's cost vs history
     python benchmarks/run.py scale            # flights x1, x4, x16: pandas vs Spark, memory
+    python benchmarks/run.py storage          # the store on a local folder vs S3 (moto)
     python benchmarks/run.py workspace        # what the Evidently workspace adds to monitoring
     python benchmarks/run.py replay           # June to December, production options
     python benchmarks/run.py replay-defaults  # the same with the default options
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from storage import bench_storage  # benchmarks/storage.py (the script's folder is on the path)
 
 from fti import features
 from fti.dates import day_start_utc, days, to_utc
@@ -878,9 +880,10 @@ SECTIONS: dict[str, Callable[..., None]] = {
     "replay-compare": bench_replay_compare, "scale": bench_scale, "monolith": bench_monolith,
     "workspace": bench_workspace,
     "replay-papermill": bench_replay_papermill,  # only on request: it takes long
+    "storage": lambda tmp: bench_storage(tmp, row),
 }
-DEFAULT_SECTIONS = ["store", "join", "inference", "monolith", "workspace", "engine", "scale",
-                    "replay", "replay-compare"]
+DEFAULT_SECTIONS = ["store", "join", "inference", "storage", "monolith", "workspace", "engine",
+                    "scale", "replay", "replay-compare"]
 
 
 def main(argv: list[str]) -> int:

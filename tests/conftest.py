@@ -1,5 +1,5 @@
-"""Shared fixtures: tmp_path feature stores, copies of the real source to corrupt, and one
-Spark session for every Spark test.
+"""Shared fixtures: tmp_path feature stores, copies of the real source to corrupt, one
+Spark session for every Spark test, and one S3 server on localhost (moto) with a bucket.
 
 (The session's temporary data and reports folders come from the plugin tests/isolation.py.)
 """
@@ -7,6 +7,7 @@ Spark session for every Spark test.
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
+from fti.files import Location, location
 from fti.source import default_source_dir
 from fti.store import FeatureStore
+from tests.s3 import MotoServer
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -33,6 +36,34 @@ def spark() -> Iterator[SparkSession]:
     session = engine.start_session("local[2]", app_name="fti-tests")
     yield session
     engine.stop_session(session)
+
+
+#: The bucket every S3 test writes to (each test under a prefix of its own).
+BUCKET = "fti-tests"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoServer]:
+    """An S3 API server on a free localhost port, started once per test session (per
+    pytest-xdist worker) and stopped at its end, with the bucket made. The session's AWS
+    variables point at it, so notebook kernels and child processes find it too."""
+    with MotoServer.start() as server, server.environment():
+        server.create_bucket(BUCKET)
+        yield server
+
+
+@pytest.fixture
+def s3_root(s3_server: MotoServer) -> Location:
+    """An empty data root in the test bucket: s3://fti-tests/<a new prefix>."""
+    return location(f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(params=["local", "s3"])
+def root(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    """An empty data root: a local folder, then an s3:// prefix (the same test on each)."""
+    if request.param == "local":
+        return location(tmp_path / "root")
+    return request.getfixturevalue("s3_root")
 
 
 @pytest.fixture
@@ -86,13 +117,13 @@ def make_source(
     return make
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+def _files(root: Path | Location) -> dict[str, bytes]:
+    root = location(root)
+    return {p.relative_to(root): p.read_bytes() for p in root.walk()}
 
 
 @pytest.fixture
-def files() -> Callable[[Path], dict[str, bytes]]:
-    """Every file under a folder (relative path -> bytes), to compare stores byte for byte."""
+def files() -> Callable[[Path | Location], dict[str, bytes]]:
+    """Every file under a folder or s3:// prefix (relative path -> bytes), to compare
+    stores byte for byte."""
     return _files

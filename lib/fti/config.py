@@ -5,6 +5,8 @@ at import time.
 
 - repo root: the folder holding ``pyproject.toml`` (the project is installed editable);
 - data root: ``<repo>/data``, or ``$FTI_DATA_DIR``, or a notebook's ``data_dir`` parameter;
+  a local folder or an object-store prefix ``s3://bucket/prefix`` (a :class:`~fti.files.
+  Location`; endpoint and credentials from the AWS environment variables);
 - reports root: ``<repo>/reports``, or ``$FTI_REPORTS_DIR``, or a ``reports_dir`` parameter.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from fti.location import Location, location
 
 #: The data is New York's: a "day" is a local calendar day, as in the data's year/month/day.
 TIMEZONE = "America/New_York"
@@ -42,9 +46,14 @@ def _resolve(override: str | os.PathLike[str] | None, env_var: str, default: str
     return repo_root() / default
 
 
-def data_root(override: str | os.PathLike[str] | None = None) -> Path:
-    """The feature store and model registry root: override, else $FTI_DATA_DIR, else data/."""
-    return _resolve(override, "FTI_DATA_DIR", "data")
+def data_root(override: str | os.PathLike[str] | Location | None = None) -> Location:
+    """The feature store and model registry root: override, else $FTI_DATA_DIR, else data/.
+
+    A local folder (made absolute) or ``s3://bucket/prefix``; nothing is opened here.
+    """
+    if override not in (None, ""):
+        return location(override)  # type: ignore[arg-type]
+    return location(os.environ.get("FTI_DATA_DIR", "") or repo_root() / "data")
 
 
 def reports_root(override: str | os.PathLike[str] | None = None) -> Path:

@@ -66,3 +66,26 @@ class DiskFullError(FTIError, OSError):
 class LockTimeoutError(FTIError):
     """Another process held the data root's lock for longer than this one would wait; the
     message names the holder."""
+
+
+class StorageError(FTIError, OSError):
+    """The data root's object store cannot be used; the message names the URI, the endpoint
+    and the environment variable to check."""
+
+
+class BucketNotFoundError(StorageError):
+    """The bucket of an ``s3://`` data root does not exist at the endpoint."""
+
+
+class StorageAccessError(StorageError):
+    """The object store refused the credentials (an unknown key, a wrong secret, no
+    permission)."""
+
+
+class StorageUnreachableError(StorageError):
+    """Nothing answers at the object store's endpoint (down, a wrong address, TLS vs http)."""
+
+
+class LeaseLostError(FTIError):
+    """This process's lease on an object-store data root expired or was taken over while it
+    wrote; it stops before making anything visible."""

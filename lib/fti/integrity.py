@@ -10,7 +10,9 @@ the unfinished write and the command that repairs it, instead of taking four gro
 day for the whole day. Running that command again writes the unit again and removes the
 marker. (A marker is also there while a write is under way, but a reader never sees it
 then: writers hold the data root's lock exclusively, readers shared; see :mod:`fti.locks`.)
-A store written before markers existed has none, and is read as before.
+A store written before markers existed has none, and is read as before. On an object
+store the marker is an object like any other (one PUT, one DELETE), and finding the
+markers is one listing of ``_pending/``.
 
 A file that exists but cannot be read (a truncated Parquet file, JSON that is not JSON, a
 pickle where a skops file should be) raises :class:`~fti.errors.DamagedFileError`, which
@@ -22,12 +24,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fti.errors import DamagedFileError, IncompleteWriteError
-from fti.files import atomic_write_json
+from fti.errors import DamagedFileError, IncompleteWriteError, StorageError
+from fti.files import Location, atomic_write_json, location
 
 PENDING = "_pending"
 T = TypeVar("T")
@@ -46,11 +49,11 @@ def rerun_day(group: str, day: dt.date) -> str:
             f"with those dates).")
 
 
-def _folder(root: Path) -> Path:
-    return Path(root) / PENDING
+def _folder(root: Location | Path) -> Location:
+    return location(root) / PENDING
 
 
-def begin(root: Path, name: str, partitions: Mapping[str, Iterable[dt.date]],
+def begin(root: Location | Path, name: str, partitions: Mapping[str, Iterable[dt.date]],
           repair: str) -> None:
     """Mark a write of several partitions (group ref -> days) as pending, before it starts."""
     atomic_write_json(_folder(root) / f"{name}.json", {
@@ -60,23 +63,21 @@ def begin(root: Path, name: str, partitions: Mapping[str, Iterable[dt.date]],
     })
 
 
-def end(root: Path, name: str) -> None:
+def end(root: Location | Path, name: str) -> None:
     """The write ``name`` is complete: remove its marker."""
-    (_folder(root) / f"{name}.json").unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # only when empty: an empty root stays as it was
-        _folder(root).rmdir()
+    folder = _folder(root)
+    (folder / f"{name}.json").unlink()
+    if not folder.s3:  # only when empty: an empty root stays as it was
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
-def pending(root: Path) -> list[dict[str, Any]]:
+def pending(root: Location | Path) -> list[dict[str, Any]]:
     """The markers of unfinished writes (normally none: one directory listing)."""
-    try:
-        paths = sorted(_folder(root).glob("*.json"))
-    except OSError:
-        return []
     markers = []
-    for path in paths:
+    for path in _folder(root).glob("*.json"):
         try:
-            markers.append(json.loads(path.read_text()))
+            markers.append(json.loads(path.read_bytes()))
         except FileNotFoundError:  # ended meanwhile
             continue
         except ValueError:  # the marker itself was cut short: the write did not finish
@@ -85,7 +86,7 @@ def pending(root: Path) -> list[dict[str, Any]]:
     return markers
 
 
-def check(root: Path, ref: str, days: Iterable[dt.date] | None = None) -> None:
+def check(root: Location | Path, ref: str, days: Iterable[dt.date] | None = None) -> None:
     """Refuse to read partitions of ``ref`` (group/vN) that an unfinished write touched.
 
     ``days``: the partition days to be read; None means all of the group's days.
@@ -109,11 +110,11 @@ def check(root: Path, ref: str, days: Iterable[dt.date] | None = None) -> None:
             f"the repair removes it.)")
 
 
-def read(path: Path, load: Callable[[Path], T], what: str, repair: str) -> T:
+def read(path: Location, load: Callable[[Location], T], what: str, repair: str) -> T:
     """``load(path)``; a file that exists but cannot be read raises DamagedFileError."""
     try:
         return load(path)
-    except (FileNotFoundError, DamagedFileError):
+    except (FileNotFoundError, DamagedFileError, StorageError):
         raise
     except Exception as exc:  # Arrow's, json's, zipfile's own words for a broken file
         raise DamagedFileError(
@@ -121,6 +122,6 @@ def read(path: Path, load: Callable[[Path], T], what: str, repair: str) -> T:
             f"{str(exc).strip()[:300]}\nRepair: {repair}") from exc
 
 
-def read_json(path: Path, what: str, repair: str) -> Any:
+def read_json(path: Location, what: str, repair: str) -> Any:
     """A JSON file, or DamagedFileError naming it and the repair."""
-    return read(path, lambda p: json.loads(p.read_text()), what, repair)
+    return read(path, lambda p: json.loads(p.read_bytes()), what, repair)

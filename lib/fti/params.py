@@ -16,6 +16,7 @@ from pathlib import Path
 from fti.config import FIRST_DAY, LAST_DAY, data_root, reports_root
 from fti.dates import check_range, parse_day
 from fti.errors import ParameterError
+from fti.location import Location
 from fti.source import FAULTS, Fault
 
 
@@ -73,7 +74,7 @@ class FeatureParams:
     end: dt.date
     label_delay_days: int
     source_dir: Path | None
-    data_dir: Path
+    data_dir: Location
     fault: Fault | None
     figures: bool
     engine: str
@@ -131,7 +132,7 @@ class TrainingParams:
     seed: int
     max_trees: int
     importance_rows: int
-    data_dir: Path
+    data_dir: Location
 
 
 def training_params(train_start: str, train_end: str, holdout_days: int, model_name: str,
@@ -158,7 +159,7 @@ class InferenceParams:
     model_alias: str
     model_version: int | None
     threshold: float
-    data_dir: Path
+    data_dir: Location
     figures: bool
 
     @property
@@ -189,7 +190,7 @@ class MonitoringParams:
     auc_drop_threshold: float
     min_rows: int
     min_days: int
-    data_dir: Path
+    data_dir: Location
     reports_dir: Path
 
     @property
@@ -225,7 +226,7 @@ class PrologueParams:
     eval_days: int
     skew: str
     seed: int
-    data_dir: Path
+    data_dir: Location
 
     @property
     def history_start(self) -> dt.date:
@@ -237,7 +238,7 @@ class PrologueParams:
         return self.run_date + dt.timedelta(days=self.eval_days - 1)
 
     @property
-    def store_dir(self) -> Path:
+    def store_dir(self) -> Location:
         """The lesson's own feature store, apart from the one pipelines 01-04 fill."""
         return self.data_dir / "lessons" / "00_from_monolith_to_fti"
 

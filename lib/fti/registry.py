@@ -1,6 +1,6 @@
 """The model registry: versioned models in plain files, loaded safely.
 
-Layout under the data root::
+Layout under the data root (a local folder or ``s3://bucket/prefix``, :mod:`fti.files`)::
 
     models/<name>/v<version>/model.skops   # skops, never pickle: loading runs no code
     models/<name>/v<version>/model.json    # metrics, parameters, features, lineage, sha256
@@ -9,7 +9,10 @@ Layout under the data root::
 A model file whose sha256 differs from its record is refused, and so is one that holds a
 type outside :data:`TRUSTED_TYPES` (skops lists the types a file would instantiate, before
 loading it). Aliases change atomically, and every change is kept in a history with its
-reason, and so is every decision not to move one (a challenger that stayed challenger).
+reason, and so is every decision not to move one (a challenger that stayed challenger). A
+version appears whole or not at all: locally its folder is filled under a hidden name and
+renamed; on an object store model.skops goes first and model.json last, and a version
+without model.json is not a version (:func:`fti.files.new_folder`).
 
 Writes hold the data root's lock (:mod:`fti.locks`): two processes never take the same
 version number, an alias change is a read-modify-write that loses no other change, and a
@@ -29,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fti import integrity
+from fti import files, integrity
 from fti.cache import Recent
 from fti.config import repo_root
 from fti.errors import NotFoundError, RegistryError
-from fti.files import atomic_write_json, new_folder, remove_leftovers, sha256_file
+from fti.files import Location, location
 from fti.locks import lock_for
 
 #: Types beyond skops' defaults that our models need; nothing else may be loaded.
@@ -50,7 +53,7 @@ class ModelRecord:
 
     name: str
     version: int
-    path: Path
+    path: Location
     info: dict[str, Any]
     reused: bool = field(default=False, compare=False)  # register() found it registered
 
@@ -72,7 +75,7 @@ class ModelRecord:
         return (lineage.get("train_start", ""), lineage.get("train_end", ""))
 
     @property
-    def model_file(self) -> Path:
+    def model_file(self) -> Location:
         return self.path / "model.skops"
 
 
@@ -84,7 +87,7 @@ _LOADED: Recent[Any] = Recent(2)
 _RETRAIN = "run the training pipeline (notebooks/02_training_pipeline.ipynb) to register one"
 
 
-def _untrusted_types(data: bytes, source: Path) -> list[str]:
+def _untrusted_types(data: bytes, source: Location) -> list[str]:
     """The types a skops file would create beyond skops' defaults; a file that is not a
     skops file (a pickle, say) raises DamagedFileError."""
     import skops.io as sio
@@ -95,7 +98,7 @@ def _untrusted_types(data: bytes, source: Path) -> list[str]:
                           f"delete the version's folder {source.parent} and {_RETRAIN}.")
 
 
-def _load_trusted(data: bytes, source: Path) -> Any:
+def _load_trusted(data: bytes, source: Location) -> Any:
     """Deserialize skops bytes, refusing any type outside :data:`TRUSTED_TYPES`."""
     import skops.io as sio
 
@@ -138,19 +141,20 @@ def package_versions() -> dict[str, str]:
 class ModelRegistry:
     """Registered model versions and aliases in plain files under ``<root>/models``."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root) / "models"
+    def __init__(self, root: str | Path | Location) -> None:
+        self.root = location(root) / "models"
         self.lock = lock_for(root)
 
-    def _dir(self, name: str) -> Path:
+    def _dir(self, name: str) -> Location:
         return self.root / name
 
     def version_numbers(self, name: str) -> list[int]:
+        """The versions that are whole: their model.json is there (one listing)."""
         folder = self._dir(name)
-        if not folder.exists():
-            return []
-        return sorted(int(p.name[1:]) for p in folder.glob("v*")
-                      if p.name[1:].isdigit() and (p / "model.json").exists())
+        found = (p.relative_to(folder).split("/") for p in folder.walk())
+        return sorted(int(parts[0][1:]) for parts in found
+                      if parts[0][:1] == "v" and parts[0][1:].isdigit()
+                      and parts[1:] == ["model.json"])
 
     def versions(self, name: str) -> list[ModelRecord]:
         """Every registered version of ``name``, oldest first."""
@@ -174,36 +178,38 @@ class ModelRegistry:
         with self.lock.exclusive(f"register a version of model {name!r}"):
             if key is not None and (found := self.find(name, key)) is not None:
                 return ModelRecord(found.name, found.version, found.path, found.info, True)
-            remove_leftovers(self._dir(name))  # of a registration that was killed
+            # of a registration that was killed
+            files.remove_leftovers(self._dir(name), complete="model.json")
             return self._register(name, model, info, key, made_by)
 
     def _register(self, name: str, model: Any, info: dict[str, Any], key: str | None,
                   made_by: dict[str, Any]) -> ModelRecord:
         import skops.io as sio
 
+        data = sio.dumps(model)  # checked before anything is written
+        unknown = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+        if unknown:
+            raise RegistryError(
+                f"The model holds types that are not in fti.registry.TRUSTED_TYPES: "
+                f"{unknown}. Review them and add them there if they are safe."
+            )
         folder = self._dir(name)
         taken = [int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()]
         version = max(taken, default=0) + 1
-        with new_folder(folder / f"v{version}") as tmp:
-            sio.dump(model, tmp / "model.skops")
-            untrusted = set(sio.get_untrusted_types(file=tmp / "model.skops"))
-            unknown = sorted(untrusted - set(TRUSTED_TYPES))
-            if unknown:
-                raise RegistryError(
-                    f"The model holds types that are not in fti.registry.TRUSTED_TYPES: "
-                    f"{unknown}. Review them and add them there if they are safe."
-                )
-            record = {
-                **info,
-                "name": name,
-                "version": version,
-                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "sha256": sha256_file(tmp / "model.skops"),
-                **made_by,
-            }
-            if key is not None:
-                record["registration_key"] = key
-            atomic_write_json(tmp / "model.json", record)
+        record = {
+            **info,
+            "name": name,
+            "version": version,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            **made_by,
+        }
+        if key is not None:
+            record["registration_key"] = key
+        with files.new_folder(folder / f"v{version}") as new:
+            files.write_bytes(new / "model.skops", data)
+            self.lock.confirm(f"register {name} v{version}")
+            files.atomic_write_json(new / "model.json", record)  # last: now it is a version
         return self.get(name, version=version)
 
     def get(self, name: str, version: int | None = None, alias: str | None = None) -> ModelRecord:
@@ -220,7 +226,7 @@ class ModelRegistry:
                 )
             version = int(aliases[alias])
         path = self._dir(name) / f"v{version}"
-        if not (path / "model.json").exists():
+        if not (path / "model.json").is_file():
             known = self.version_numbers(name)
             raise NotFoundError(
                 f"Model {name!r} has no version {version} (versions: {known or 'none'}). "
@@ -255,7 +261,7 @@ class ModelRegistry:
     def aliases(self, name: str) -> dict[str, Any]:
         """aliases.json: alias -> version, plus "history" of every change."""
         path = self._dir(name) / "aliases.json"
-        if not path.exists():
+        if not path.is_file():
             return {}
         return integrity.read_json(
             path, f"the aliases of model {name!r} and their history",
@@ -282,7 +288,7 @@ class ModelRegistry:
         verb = "point" if move else "record a decision on"
         with self.lock.exclusive(f"{verb} {name!r} {alias} (v{version})"):
             self.get(name, version=version)  # must exist
-            remove_leftovers(self._dir(name))
+            files.remove_leftovers(self._dir(name), complete="model.json")
             data = self.aliases(name)
             history = list(data.get("history", []))
             entry = {"at": why["at"], "alias": alias,
@@ -296,7 +302,8 @@ class ModelRegistry:
                     return
             history.append(entry)
             data.update({alias: version, "history": history} if move else {"history": history})
-            atomic_write_json(self._dir(name) / "aliases.json", data)
+            self.lock.confirm(f"{verb} {name!r} {alias} (v{version})")
+            files.atomic_write_json(self._dir(name) / "aliases.json", data)
 
     def champion(self, name: str) -> ModelRecord | None:
         """The current champion, or None when no model has been promoted yet."""

@@ -4,27 +4,27 @@ Layout under the data root::
 
     training_datasets/<name>/v<version>/data.parquet + metadata.json
 
-A snapshot appears whole or not at all (filled under a hidden name, then renamed), is
-never changed, and saving the same rows again reuses the snapshot that holds them. Saving
-holds the data root's lock (:mod:`fti.locks`), so two processes never take one version
-number, and first removes what a killed writer left behind. :class:`TrainingDatasets` is
+A snapshot appears whole or not at all, is never changed, and saving the same rows again
+reuses the snapshot that holds them. Locally its folder is filled under a hidden name and
+then renamed; on an object store ``data.parquet`` is written first and ``metadata.json``
+last, and a version without its metadata is not a snapshot (:func:`fti.files.new_folder`).
+Saving holds the data root's lock (:mod:`fti.locks`), so two processes never take one
+version number, and first removes what a killed writer left behind. :class:`TrainingDatasets` is
 the feature store's part that keeps them (:class:`fti.store.FeatureStore` inherits it).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from fti import integrity
+from fti import files, integrity
 from fti.errors import FTIError, NotFoundError
-from fti.files import atomic_write_json, content_hash, new_folder, remove_leftovers
+from fti.location import Location
 from fti.locks import RootLock
 
 
@@ -34,7 +34,7 @@ class TrainingDataset:
 
     name: str
     version: int
-    path: Path
+    path: Location
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -42,24 +42,27 @@ class TrainingDataset:
         return f"{self.name}/v{self.version}"
 
     def load(self) -> pd.DataFrame:
-        return integrity.read(self.path / "data.parquet", pd.read_parquet,
+        return integrity.read(self.path / "data.parquet",
+                              lambda p: pd.read_parquet(io.BytesIO(p.read_bytes())),
                               f"training dataset {self.ref}", integrity.SNAPSHOT_REPAIR)
 
 
 class TrainingDatasets:
     """The training dataset snapshots under ``root`` (a feature store's ``root``/``lock``)."""
 
-    root: Path
+    root: Location
     lock: RootLock
 
-    def dataset_dir(self, name: str) -> Path:
+    def dataset_dir(self, name: str) -> Location:
         return self.root / "training_datasets" / name
 
     def dataset_versions(self, name: str) -> list[int]:
+        """The versions that are whole: their metadata.json is there (one listing)."""
         folder = self.dataset_dir(name)
-        if not folder.exists():
-            return []
-        return sorted(int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit())
+        found = (p.relative_to(folder).split("/") for p in folder.walk())
+        return sorted(int(parts[0][1:]) for parts in found
+                      if parts[0][:1] == "v" and parts[0][1:].isdigit()
+                      and parts[1:] == ["metadata.json"])
 
     def save_training_dataset(
         self,
@@ -73,16 +76,19 @@ class TrainingDatasets:
         With ``version=None`` an existing snapshot with identical content is reused, else the
         next version is written. Asking for a version that exists is refused.
         """
-        digest = content_hash(frame)
+        digest = files.content_hash(frame)
         with self.lock.exclusive(f"save training dataset {name}"):
-            remove_leftovers(self.dataset_dir(name))  # of a writer that was killed
+            # of a writer that was killed
+            files.remove_leftovers(self.dataset_dir(name), complete="metadata.json")
             existing = self.dataset_versions(name)
             if version is None:
                 for v in existing:
                     ds = self.load_training_dataset(name, v)
                     if ds.metadata.get("content_hash") == digest:
                         return ds
-                version = (existing[-1] + 1) if existing else 1
+                taken = [int(p.name[1:]) for p in self.dataset_dir(name).glob("v*")
+                         if p.name[1:].isdigit()]  # whole or not: never reuse a name
+                version = max(taken, default=0) + 1
             elif version in existing:
                 raise FTIError(
                     f"Training dataset {name}/v{version} exists and snapshots are immutable. "
@@ -97,16 +103,17 @@ class TrainingDatasets:
                 "content_hash": digest,
             }
             final = self.dataset_dir(name) / f"v{version}"
-            with new_folder(final) as tmp:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                pq.write_table(table, tmp / "data.parquet")
-                atomic_write_json(tmp / "metadata.json", meta)
+            data = files.parquet_bytes(frame)  # before anything is written
+            with files.new_folder(final) as folder:
+                files.write_bytes(folder / "data.parquet", data)
+                self.lock.confirm(f"publish training dataset {name}/v{version}")
+                files.atomic_write_json(folder / "metadata.json", meta)  # last: now it counts
         return TrainingDataset(name, version, final, meta)
 
     def load_training_dataset(self, name: str, version: int) -> TrainingDataset:
         path = self.dataset_dir(name) / f"v{version}"
         meta_path = path / "metadata.json"
-        if not meta_path.exists():
+        if not meta_path.is_file():
             raise NotFoundError(
                 f"Training dataset {name}/v{version} does not exist under {self.root}. "
                 f"Run the training pipeline (notebooks/02_training_pipeline.ipynb)."

@@ -1,6 +1,6 @@
 """The feature store: versioned feature groups as daily Parquet partitions, plain files.
 
-Layout under the data root::
+Layout under the data root (a local folder or ``s3://bucket/prefix``, see :mod:`fti.files`)::
 
     feature_groups/<name>/v<version>/schema.json
     feature_groups/<name>/v<version>/date=2013-06-01/part.parquet
@@ -10,9 +10,10 @@ Promises (each one is tested):
 
 - a write is validated against the group's schema first (columns, dtypes, non-null and
   unique keys); a bad batch raises :class:`~fti.errors.SchemaError` and nothing is written;
-- a partition is replaced atomically (temporary file, then rename), so readers never see
-  half a partition and writing the same day twice leaves the same bytes;
-- reading a time range opens only the partitions in that range;
+- a partition is one file, serialized in memory and then replaced whole (locally a
+  temporary file renamed over it, on an object store one PUT), so readers never see half
+  a partition and writing the same day twice leaves the same bytes;
+- reading a time range lists the group once and opens only the partitions in that range;
 - a training dataset snapshot is immutable: writing an existing version is refused
   (:mod:`fti.snapshots`);
 - writes hold the data root's lock exclusively, a range's read holds it shared: a read
@@ -26,24 +27,33 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from fti import integrity
 from fti.config import TIME_DTYPE
 from fti.dates import days
 from fti.errors import NotFoundError, SchemaError
-from fti.files import atomic_write_json, remove_leftovers, write_parquet
+from fti.files import (
+    Location,
+    atomic_write_json,
+    location,
+    read_table,
+    remove_leftovers,
+    write_parquet,
+)
 from fti.locks import lock_for
 from fti.snapshots import TrainingDataset, TrainingDatasets
 
 __all__ = ["DTYPES", "FeatureGroup", "FeatureStore", "TrainingDataset", "validate"]
 
+#: Partitions read at once from an object store (each is one GET: latency, not bandwidth).
+_READ_THREADS = 8
 #: The dtypes a schema may use.
 DTYPES = ("str", "int64", "float64", "bool", TIME_DTYPE)
 _SHOW_ROWS = 5
@@ -156,15 +166,15 @@ def validate(group: FeatureGroup, frame: pd.DataFrame) -> pd.DataFrame:
 class FeatureStore(TrainingDatasets):
     """Feature groups and training datasets in plain files under ``root``."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path | Location) -> None:
+        self.root = location(root)
         self.lock = lock_for(self.root)
 
     # --- feature groups ---------------------------------------------------------------
-    def group_dir(self, name: str, version: int) -> Path:
+    def group_dir(self, name: str, version: int) -> Location:
         return self.root / "feature_groups" / name / f"v{version}"
 
-    def partition_path(self, group: FeatureGroup, day: dt.date) -> Path:
+    def partition_path(self, group: FeatureGroup, day: dt.date) -> Location:
         folder = self.group_dir(group.name, group.version)
         return folder / f"date={day.isoformat()}" / "part.parquet"
 
@@ -172,7 +182,7 @@ class FeatureStore(TrainingDatasets):
         """Create the group's folder and schema.json, or check an existing one matches."""
         path = self.group_dir(group.name, group.version) / "schema.json"
         with self.lock.exclusive(f"register feature group {group.ref}"):
-            if path.exists():
+            if path.is_file():
                 stored = self._schema(path)
                 if (stored.to_json() != group.to_json()
                         or list(stored.schema) != list(group.schema)):
@@ -185,36 +195,37 @@ class FeatureStore(TrainingDatasets):
         return group
 
     @staticmethod
-    def _schema(path: Path) -> FeatureGroup:
+    def _schema(path: Location) -> FeatureGroup:
         return FeatureGroup.from_json(integrity.read_json(path, "a schema",
                                                           integrity.SCHEMA_REPAIR))
 
     def get_group(self, name: str, version: int) -> FeatureGroup:
         """Load a group's definition from its schema.json."""
         path = self.group_dir(name, version) / "schema.json"
-        if not path.exists():
+        if not path.is_file():
             raise NotFoundError(
                 f"Feature group {name}/v{version} does not exist under {self.root}. "
                 f"Run the feature pipeline (notebooks/01_feature_pipeline.ipynb) first."
             )
         return self._schema(path)
 
-    def write(self, group: FeatureGroup, day: dt.date, frame: pd.DataFrame) -> Path:
+    def write(self, group: FeatureGroup, day: dt.date, frame: pd.DataFrame) -> Location:
         """Validate a day's batch, then replace that day's partition atomically."""
         return self._put(group, day, validate(group, frame))
 
-    def _put(self, group: FeatureGroup, day: dt.date, frame: pd.DataFrame) -> Path:
+    def _put(self, group: FeatureGroup, day: dt.date, frame: pd.DataFrame) -> Location:
         """Replace a partition with a validated batch, sorted by its key."""
         frame = frame.sort_values(list(group.primary_key), kind="stable").reset_index(drop=True)
         path = self.partition_path(group, day)
         with self.lock.exclusive(f"write {group.ref} {day}"):
             remove_leftovers(path.parent)  # of a writer that was killed
+            self.lock.confirm(f"write {path}")
             write_parquet(frame, path)
         return path
 
     def write_together(self, name: str, writes: Sequence[tuple[FeatureGroup, dt.date,
                                                                   pd.DataFrame]],
-                       repair: str) -> list[Path]:
+                       repair: str) -> list[Location]:
         """Write the partitions of several groups as one unit, named ``name``.
 
         Each batch is validated first (nothing is written if one is refused). Until the
@@ -229,22 +240,25 @@ class FeatureStore(TrainingDatasets):
         with self.lock.exclusive(f"write {name}"):
             integrity.begin(self.root, name, partitions, repair)
             paths = [self._put(group, day, frame) for group, day, frame in checked]
+            self.lock.confirm(f"finish {name}")
             integrity.end(self.root, name)
         return paths
 
+    def _partitions(self, group: FeatureGroup) -> dict[dt.date, Location]:
+        """The group's partitions by day: one listing of its folder, all levels."""
+        folder = self.group_dir(group.name, group.version)
+        found = {}
+        for path in folder.walk():
+            day, _, name = path.relative_to(folder).partition("/")
+            if name == "part.parquet" and day.startswith("date="):
+                found[dt.date.fromisoformat(day.removeprefix("date="))] = path
+        return found
+
     def days(self, group: FeatureGroup) -> list[dt.date]:
         """The days that have a partition (lists the group's folder once)."""
-        folder = self.group_dir(group.name, group.version)
         with self.lock.shared(f"list {group.ref}"):
             integrity.check(self.root, group.ref)
-            if not folder.exists():
-                return []
-            found = [
-                dt.date.fromisoformat(p.name.removeprefix("date="))
-                for p in folder.glob("date=*")
-                if (p / "part.parquet").exists()
-            ]
-        return sorted(found)
+            return sorted(self._partitions(group))
 
     def read(
         self,
@@ -263,12 +277,19 @@ class FeatureStore(TrainingDatasets):
         wanted = list(days(start, end))
         with self.lock.shared(f"read {group.ref} {start}..{end}"):
             integrity.check(self.root, group.ref, wanted)
-            tables = [
-                integrity.read(path, lambda p: pq.read_table(p, columns=columns),
-                               f"{group.ref}, {day}", repair(day))
-                for day in wanted
-                if (path := self.partition_path(group, day)).exists()
-            ]
+            found = self._partitions(group)
+            parts = [(day, found[day]) for day in wanted if day in found]
+
+            def load(part: tuple[dt.date, Location]) -> pa.Table:
+                day, path = part
+                return integrity.read(path, lambda p: read_table(p, columns),
+                                      f"{group.ref}, {day}", repair(day))
+
+            if self.root.s3 and len(parts) > 1:  # each GET waits on the network: overlap them
+                with ThreadPoolExecutor(_READ_THREADS) as pool:
+                    tables = list(pool.map(load, parts))
+            else:
+                tables = [load(part) for part in parts]
         if not tables:
             empty = group.empty()
             return empty[columns] if columns else empty

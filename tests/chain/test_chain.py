@@ -10,6 +10,8 @@
    must judge the predictions by the model that made them, against its own holdout.
 3. The Evidently UI serves the runs those monitoring days left in the workspace (issue 17):
    one per day and kind, none doubled by the re-run, and the dashboard's panels.
+4. The chain of step 1 with its data root on S3 (a moto server on localhost) leaves the
+   same Parquet bytes, schemas, snapshot metadata, model records and aliases (issue 15).
 
 The chain runs once for the module; the tests read what it left.
 """
@@ -17,13 +19,16 @@ The chain runs once for the module; the tests read what it left.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from fti import config, monitoring
 from fti.dates import day_start_utc
 from fti.features import FLIGHT_VIEW
+from fti.files import Location, location
 from fti.inference import read_predictions
 from fti.monitoring import read_history, workspace
 from fti.registry import ModelRegistry
@@ -35,24 +40,40 @@ pytestmark = pytest.mark.slow
 MONITORED = ("2013-01-23", "2013-01-24")
 LAST = dt.date(2013, 1, 24)
 
+WINDOW = ["--window-days", "2", "--min-rows", "1000", "--min-days", "2"]
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("chain")
-    data, reports, run_dir = tmp / "data", tmp / "reports", tmp / "run"
+
+def run_chain(data: Location | Path, reports: Path, run_dir: Path) -> list[str]:
+    """Step 1: backfill three weeks, train, then two production days with monitoring.
+    Returns the options every later command of the chain repeats."""
     common = ["--data-dir", str(data), "--reports-dir", str(reports), "--no-html"]
-    window = ["--window-days", "2", "--min-rows", "1000", "--min-days", "2"]
-    sources = {p: p.read_bytes() for p in config.notebooks_dir().glob("*.ipynb")}
-
     assert cli.main(["run", "feature", "-p", "start_date=2013-01-01",
                      "-p", "end_date=2013-01-21", *common]) == 0
     assert cli.main(["run", "training", "-p", "train_start=2013-01-01", "-p",
                      "train_end=2013-01-20", "-p", "holdout_days=5", "-p", "max_trees=60",
                      "-p", "importance_rows=500", *common]) == 0
     assert cli.main(["simulate", "--start", "2013-01-22", "--end", "2013-01-23",
-                     "--monitor-every", "1", *window, "--holdout-days", "5",
+                     "--monitor-every", "1", *WINDOW, "--holdout-days", "5",
                      "--features-ahead", "2", "--no-daily-figures",
                      "--run-dir", str(run_dir), *common]) == 0
+    return common
+
+
+def _store_files(root: Location | Path) -> dict[str, bytes]:
+    """The data root's files, without the Evidently workspace (a local data root keeps it
+    inside, an S3 one beside its reports) and the lock."""
+    root = location(root)
+    return {p.relative_to(root): p.read_bytes() for p in root.walk()
+            if not p.relative_to(root).startswith(("evidently/", ".lock"))}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("chain")
+    data, reports, run_dir = tmp / "data", tmp / "reports", tmp / "run"
+    sources = {p: p.read_bytes() for p in config.notebooks_dir().glob("*.ipynb")}
+    common = run_chain(data, reports, run_dir)
+    step_one = {"files": _store_files(data), "models": _model_facts(location(data))}
     history_before = read_history(FeatureStore(data))
 
     registry = ModelRegistry(data)
@@ -62,7 +83,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
         **info, "metrics": {"holdout": {"roc_auc": 0.99}}})
     registry.set_alias("flight_delay", "champion", new.version, "by hand", at=str(LAST))
     assert cli.main(["day", str(LAST), "--first-day", "2013-01-22", "--monitor-every", "1",
-                     *window, "--holdout-days", "5", "--no-daily-figures", "--run-dir",
+                     *WINDOW, "--holdout-days", "5", "--no-daily-figures", "--run-dir",
                      str(tmp / "day"), *common]) == 0
     space = workspace.workspace_dir(data)
     project = workspace.find_project(space, "flight_delay")
@@ -73,7 +94,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"data": data, "reports": reports, "run_dir": run_dir, "sources": sources,
             "day": tmp / "day", "workspace": space, "project": project,
             "files_before": files_before, "first": first.version, "champion": new.version,
-            "history_before": history_before}
+            "history_before": history_before, "step_one": step_one}
 
 
 def test_the_pipelines_run_day_after_day_through_papermill(chain):
@@ -172,3 +193,32 @@ def test_the_evidently_ui_serves_the_runs_and_the_dashboard(chain):
             assert series["series"], panel["title"]
     assert server.process.poll() is not None  # stopped
     assert "Uvicorn running on http://127.0.0.1" in server.log.read_text()
+
+
+def _model_facts(root: Location) -> dict[str, object]:
+    """What the registry holds, without what differs from run to run: the time of
+    registration, and the model file's hash (a skops file is a zip with timestamps)."""
+    registry = ModelRegistry(root)
+    return {"aliases": registry.aliases("flight_delay"),
+            "records": [{k: v for k, v in r.info.items()
+                         if k not in ("created_at", "code_version", "sha256")}
+                        for r in registry.versions("flight_delay")]}
+
+
+def test_the_same_chain_on_s3_leaves_the_same_parquet_bytes(chain, s3_root, tmp_path):
+    reports = tmp_path / "reports"
+    run_chain(s3_root, reports, tmp_path / "run")
+    assert {s["status"] for s in read_manifest(tmp_path / "run")["steps"]} <= {"ok", "skipped"}
+    local, remote = chain["step_one"]["files"], _store_files(s3_root)
+    parquet = sorted(k for k in local if k.endswith(".parquet"))
+    assert len(parquet) > 100 and sorted(k for k in remote if k.endswith(".parquet")) == parquet
+    assert [k for k in parquet if remote[k] != local[k]] == []  # snapshots, predictions, ...
+    for name in ("schema.json", "metadata.json"):
+        assert {k: json.loads(v) for k, v in remote.items() if k.endswith(name)} == {
+            k: json.loads(v) for k, v in local.items() if k.endswith(name)}
+    assert _model_facts(s3_root) == chain["step_one"]["models"]
+    page = (reports / "index.html").read_text()  # the report reads S3
+    assert "Champion: v1" in page and "History (newest first)" in page
+    # Evidently's workspace is local files: for an S3 data root it is kept beside the reports
+    space = workspace.workspace_dir(s3_root, reports)
+    assert space.is_relative_to(reports) and workspace.find_project(space, "flight_delay")

@@ -4,8 +4,9 @@ asserts what the exercise's text promises, so an exercise cannot rot.
 
 They share one small lab store, built once per test session (every file of this folder runs
 on the same worker, see tests/isolation.py): the lesson path of notebooks 01 to 03 on fewer
-weeks, which 04's defaults then monitor. Features of 1 May to 8 June 2013, a champion trained on 1 to 31 May with a
-7-day holdout and few trees, and its predictions of 1 to 7 June. A test that changes a
+weeks, which 04's defaults then monitor. Features of 1 May to 8 June 2013, a champion
+trained on 1 to 31 May with a 7-day holdout and few trees, and its predictions of 1 to
+7 June. A test that changes a
 store works on its own copy (:func:`copy_of`). The exercises' promises hold on this shorter
 range as on the notebooks' defaults: they name directions and messages, not figures that
 depend on the range.

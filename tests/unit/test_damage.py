@@ -20,7 +20,7 @@ import pytest
 from fti import config
 from fti.errors import DamagedFileError, DiskFullError, IncompleteWriteError, RegistryError
 from fti.features import FLIGHT_VIEW, LABELS, SCHEDULE, run_feature_pipeline
-from fti.files import sha256_file
+from fti.files import Location, location, sha256_file, write_bytes
 from fti.registry import ModelRegistry
 from fti.source import FlightSource
 from fti.store import FeatureStore
@@ -46,7 +46,8 @@ def store(built, tmp_path) -> FeatureStore:
     return FeatureStore(shutil.copytree(built, tmp_path / "data"))
 
 
-def _truncate(path: Path) -> None:
+def _truncate(where: Location) -> None:
+    path = Path(where)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
@@ -105,6 +106,50 @@ def test_a_feature_day_cut_short_is_refused_until_that_day_runs_again(store, sou
     assert not (store.root / "_pending").exists()
 
 
+KILLED_MID_DAY = """
+import datetime as dt, os, sys
+from fti.features import run_feature_pipeline
+from fti.source import FlightSource
+from fti.store import FeatureStore
+
+put, written = FeatureStore._put, []
+
+def killed_after_two(self, group, day, frame):
+    if len(written) == 2:
+        os.kill(os.getpid(), 9)
+    written.append(group.name)
+    return put(self, group, day, frame)
+
+FeatureStore._put = killed_after_two
+day = dt.date.fromisoformat(sys.argv[3])
+run_feature_pipeline(FeatureStore(sys.argv[1]), FlightSource(sys.argv[2]), day, day)
+"""
+
+
+@pytest.mark.slow  # the real feature pipeline, in a process that is killed
+def test_a_feature_day_killed_between_objects_on_s3_is_refused_until_it_runs_again(
+        built, source, s3_root, files, monkeypatch):
+    for path in location(built).walk():  # the three days, on S3
+        if path.name != ".lock":
+            write_bytes(s3_root / path.relative_to(location(built)), path.read_bytes())
+    monkeypatch.setenv("FTI_LEASE_TTL", "2")  # the killed writer's lease expires soon
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_DAY, str(s3_root),
+                             str(source.source_dir), LAST.isoformat()], capture_output=True,
+                            text=True, timeout=300, cwd=config.repo_root())
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    store = FeatureStore(s3_root)
+    repair = f"fti run feature -p start_date={LAST} -p end_date={LAST}"
+    with pytest.raises(IncompleteWriteError, match=repair) as refused:
+        FLIGHT_VIEW.get(store, LAST, LAST)
+    assert f"{s3_root}/_pending/" in str(refused.value)
+    assert len(FLIGHT_VIEW.get(store, FIRST, FIRST))  # the other days read on
+
+    run_feature_pipeline(store, source, LAST, LAST)  # takes over the dead writer's lease
+    assert len(FLIGHT_VIEW.get(store, LAST, LAST))
+    parquet = {k: v for k, v in files(s3_root).items() if k.endswith(".parquet")}
+    assert parquet == {k: v for k, v in files(built).items() if k.endswith(".parquet")}
+
+
 FULL_DISK = """
 import datetime as dt, json, math, os, pathlib, sys, tempfile
 from fti.errors import DiskFullError, IncompleteWriteError
@@ -128,7 +173,8 @@ try:
     run_feature_pipeline(store, source, day, day)
 except DiskFullError as error:
     out["error"] = str(error)
-out["empty folders"] = [str(p) for p in store.root.rglob("date=*") if not any(p.iterdir())]
+out["empty folders"] = [str(p) for p in pathlib.Path(store.root).rglob("date=*")
+                        if not any(p.iterdir())]
 try:
     FLIGHT_VIEW.get(store, day, day)
 except IncompleteWriteError as error:
@@ -173,11 +219,11 @@ def registered(tmp_path):
 def test_garbage_aliases_or_record_names_the_file_and_the_repair(registered):
     registry, record = registered
     aliases = registry.root / "m" / "aliases.json"
-    aliases.write_text('{"champion": 1, "hist')
+    write_bytes(aliases, b'{"champion": 1, "hist')
     with pytest.raises(DamagedFileError, match="promote='always'") as error:
         registry.champion("m")
     assert str(aliases) in str(error.value)
-    (record.path / "model.json").write_text("not json at all")
+    write_bytes(record.path / "model.json", b"not json at all")
     with pytest.raises(DamagedFileError, match="02_training_pipeline") as error:
         registry.get("m", version=1)
     assert str(record.path / "model.json") in str(error.value)
@@ -185,12 +231,12 @@ def test_garbage_aliases_or_record_names_the_file_and_the_repair(registered):
 
 def test_a_pickle_in_place_of_the_skops_file_is_refused_by_name(registered):
     registry, record = registered
-    record.model_file.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    write_bytes(record.model_file, pickle.dumps({"weights": [1, 2, 3]}))
     with pytest.raises(RegistryError, match="does not match its record"):
         registry.load(registry.get("m", version=1))
     info = json.loads((record.path / "model.json").read_text())
     info["sha256"] = sha256_file(record.model_file)  # the record was changed, too
-    (record.path / "model.json").write_text(json.dumps(info))
+    write_bytes(record.path / "model.json", json.dumps(info).encode())
     with pytest.raises(DamagedFileError, match="not a skops file") as error:
         registry.load(registry.get("m", version=1))
     assert str(record.model_file) in str(error.value)

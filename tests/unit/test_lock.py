@@ -26,8 +26,8 @@ TARGETS = {
 
 def declared() -> list[Requirement]:
     project = tomllib.loads((repo_root() / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"]
-            + project["optional-dependencies"]["dev"]]
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    return [Requirement(r) for r in project["dependencies"] + extras]  # make locks every extra
 
 
 def pins(environment: dict[str, str]) -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""One writer per data root, checked with real processes writing the same folder at once.
+"""One writer per data root, checked with real processes writing the same root at once,
+on a local folder (flock) and on S3 (lease objects on a moto server on localhost).
 
-The numbers are the issue's: 60 registrations from two processes (28 failed with "Directory
-not empty" before the lock), 400 promotions from two processes (153 lost from the
-history), and a reader that saw a feature run's range half-written.
+The local numbers are the issue's: 60 registrations from two processes (28 failed with
+"Directory not empty" before the lock), 400 promotions from two processes (153 lost from
+the history), and a reader that saw a feature run's range half-written. On S3 every
+locked operation is a few HTTP requests, so the counts are smaller.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +25,7 @@ from fti import config
 from fti.config import TIME_DTYPE
 from fti.errors import LockTimeoutError
 from fti.features import FLIGHT_VIEW
-from fti.locks import FileLock
+from fti.locks import lock_for
 from fti.registry import ModelRegistry
 from fti.store import FeatureGroup, FeatureStore
 
@@ -68,37 +71,39 @@ def _together(tmp_path: Path, imports: str, code: str, *args: object
     return done
 
 
-def test_sixty_registrations_from_two_processes_all_succeed(tmp_path):
+def test_sixty_registrations_from_two_processes_all_succeed(tmp_path, root):
+    each = 6 if root.s3 else 30
     results = _together(tmp_path, "import skops.io\n", """
 from fti.registry import ModelRegistry
-who, root = sys.argv[2], sys.argv[3]
+who, root, each = sys.argv[2], sys.argv[3], int(sys.argv[4])
 registry = ModelRegistry(root)
-for i in range(30):
+for i in range(each):
     registry.register("m", {"who": who, "i": i}, {"who": who, "i": i})
-""", tmp_path)
+""", root, each)
     assert [r.returncode for r in results] == [0, 0], [r.stderr[-2000:] for r in results]
-    records = ModelRegistry(tmp_path).versions("m")
-    assert [r.version for r in records] == list(range(1, 61))
+    records = ModelRegistry(root).versions("m")
+    assert [r.version for r in records] == list(range(1, 2 * each + 1))
     assert sorted((r.info["who"], r.info["i"]) for r in records) == sorted(
-        (who, i) for who in "ab" for i in range(30))
-    assert not [p for p in (tmp_path / "models" / "m").iterdir() if p.name.startswith(".")]
+        (who, i) for who in "ab" for i in range(each))
+    assert not [p for p in (root / "models" / "m").iterdir() if p.name.startswith(".")]
 
 
-def test_four_hundred_promotions_from_two_processes_all_reach_the_history(tmp_path):
-    registry = ModelRegistry(tmp_path)
+def test_four_hundred_promotions_from_two_processes_all_reach_the_history(tmp_path, root):
+    each = 12 if root.s3 else 200
+    registry = ModelRegistry(root)
     for n in (1, 2):
         registry.register("m", {"n": n}, {"n": n})
     results = _together(tmp_path, "", """
 from fti.registry import ModelRegistry
-who, root = sys.argv[2], sys.argv[3]
+who, root, each = sys.argv[2], sys.argv[3], int(sys.argv[4])
 registry = ModelRegistry(root)
-for i in range(200):
+for i in range(each):
     registry.set_alias("m", "champion", 1 + i % 2, f"{who} {i}", at="2013-06-01")
-""", tmp_path)
+""", root, each)
     assert [r.returncode for r in results] == [0, 0], [r.stderr[-2000:] for r in results]
     history = registry.aliases("m")["history"]
     assert sorted(h["reason"] for h in history) == sorted(
-        f"{who} {i}" for who in "ab" for i in range(200))
+        f"{who} {i}" for who in "ab" for i in range(each))
     for before, after in zip(history, history[1:], strict=False):  # each saw the one before
         assert after["previous"] == before["version"]
 
@@ -112,6 +117,7 @@ def _toy_frame(day: dt.date, generation: int) -> pd.DataFrame:
 
 _WRITER = """
 import datetime as dt
+import time
 import pandas as pd
 from fti import config
 from fti.config import TIME_DTYPE
@@ -119,18 +125,19 @@ from fti.store import FeatureStore
 from tests.unit.test_locks import DAYS, GROUPS, _toy_frame
 
 store = FeatureStore(sys.argv[3])
-for generation in range(1, 13):  # like a backfill: every day of a range in one operation
+for generation in range(1, int(sys.argv[4]) + 1):  # like a backfill: a range in one operation
     with store.lock.exclusive(f"write generation {generation}"):
         for day in DAYS:
             store.write_together(f"run-{day}", [(g, day, _toy_frame(day, generation))
                                                 for g in GROUPS], repair="run it again")
+    time.sleep(0.3)  # the next range's computing, outside the lock: readers get their turn
 """
 
 
-def test_a_reader_sees_a_range_written_by_another_process_whole_or_not_at_all(tmp_path):
-    store = FeatureStore(tmp_path)
+def test_a_reader_sees_a_range_written_by_another_process_whole_or_not_at_all(tmp_path, root):
+    store = FeatureStore(root)
     writer = _start("import tests.unit.test_locks\n" + _WAIT_FOR_GO + _WRITER,
-                    tmp_path / "go", "a", tmp_path)
+                    tmp_path / "go", "a", root, 4 if root.s3 else 12)
     assert writer.stdout.readline().strip() == "ready", writer.stderr.read()[-2000:]
     (tmp_path / "go").touch()
     seen = []
@@ -139,6 +146,7 @@ def test_a_reader_sees_a_range_written_by_another_process_whole_or_not_at_all(tm
             frames = [store.read(g, DAYS[0], DAYS[-1]) for g in GROUPS]
         both = pd.concat(frames)
         seen.append((set(both["generation"]), sum(len(f) for f in frames)))
+        time.sleep(0.05)  # what a reader does with its rows: the writer gets its turn too
     assert writer.returncode == 0, writer.stderr.read()[-2000:]
     for generations, rows in seen:
         assert rows in (0, 2 * 3 * len(DAYS)) and len(generations) <= 1, (generations, rows)
@@ -147,39 +155,44 @@ def test_a_reader_sees_a_range_written_by_another_process_whole_or_not_at_all(tm
 
 _HOLDER = """
 import sys, time
-from fti.locks import FileLock
-with FileLock(sys.argv[1]).exclusive("train a model for the test"):
+from fti.locks import lock_for
+with lock_for(sys.argv[1]).exclusive("train a model for the test"):
     print("held", flush=True)
     time.sleep(120)
 """
 
 
 def test_a_writer_waits_naming_the_holder_and_a_killed_holder_frees_the_root(
-        tmp_path, monkeypatch, capsys):
-    holder = _start(_HOLDER, tmp_path)
+        root, monkeypatch, capsys):
+    monkeypatch.setenv("FTI_LEASE_TTL", "3")  # on S3: a lease lives 3 s without renewal
+    holder = _start(_HOLDER, root)
     try:
         assert holder.stdout.readline().strip() == "held"
-        store = FeatureStore(tmp_path)
-        monkeypatch.setenv("FTI_LOCK_TIMEOUT", "1.5")
+        store = FeatureStore(root)
+        # on S3 longer than the lease lives: the holder renews it, so it is not taken over
+        monkeypatch.setenv("FTI_LOCK_TIMEOUT", "4" if root.s3 else "1.5")
         with pytest.raises(LockTimeoutError) as refused:
             store.write(GROUPS[0], DAYS[0], _toy_frame(DAYS[0], 1))
         message = str(refused.value)
         assert f"pid {holder.pid}" in message and "train a model for the test" in message
         assert "waiting for the lock of" in capsys.readouterr().err  # said after a second
+        monkeypatch.setenv("FTI_LOCK_TIMEOUT", "1")
         with pytest.raises(LockTimeoutError):  # readers of a range wait for the writer, too
             FLIGHT_VIEW.training_data(store, DAYS[0], DAYS[-1])
         assert not store.group_dir("group_a", 1).exists()  # nothing was written
     finally:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
-    assert FileLock(tmp_path).holder() == ""  # what the dead holder wrote names no one
     monkeypatch.setenv("FTI_LOCK_TIMEOUT", "60")
-    store.write(GROUPS[0], DAYS[0], _toy_frame(DAYS[0], 1))  # the dead holder's lock is gone
-    assert store.days(GROUPS[0]) == [DAYS[0]]
+    if not root.s3:
+        assert lock_for(root).holder() == ""  # what the dead holder wrote names no one
+    # the dead holder's lock is gone (on S3: its lease expires, and this writer takes it over)
+    store.write(GROUPS[0], DAYS[0], _toy_frame(DAYS[0], 1))
+    assert store.days(GROUPS[0]) == [DAYS[0]] and lock_for(root).holder() == ""
 
 
-def test_the_lock_is_reentrant_in_a_thread_but_a_reader_cannot_start_writing(tmp_path):
-    lock = FileLock(tmp_path)
+def test_the_lock_is_reentrant_in_a_thread_but_a_reader_cannot_start_writing(root):
+    lock = lock_for(root)
     with lock.exclusive("write"), lock.shared("read what it writes"), lock.exclusive("more"):
         pass
     with lock.shared("read"), pytest.raises(RuntimeError, match="cannot write"), \
@@ -189,24 +202,46 @@ def test_the_lock_is_reentrant_in_a_thread_but_a_reader_cannot_start_writing(tmp
         pass
 
 
-def test_a_lock_handed_over_lets_its_helpers_write_and_keeps_every_other_writer_out(tmp_path):
+def test_a_lock_handed_over_lets_its_helpers_write_and_keeps_every_other_writer_out(root):
     """Spark's executors write a backfill's days under the lock the driver holds."""
     code = """
         import sys
-        from pathlib import Path
-        from fti.locks import FileLock
-        lock = FileLock(Path(sys.argv[1]))
+        from fti.files import location, write_bytes
+        from fti.locks import lock_for
+        lock = lock_for(sys.argv[1])
         with lock.acting_for(sys.argv[2]), lock.exclusive("write a day"):
-            (Path(sys.argv[1]) / "written-by-helper").write_text("ok")
+            write_bytes(location(sys.argv[1]) / "written-by-helper", b"ok")
     """
-    lock = FileLock(tmp_path)
+    lock = lock_for(root)
     with lock.handed_over("a backfill's writes") as token:
-        helper = _start(code, tmp_path, token)
+        helper = _start(code, root, token)
         assert helper.wait(timeout=120) == 0, helper.stderr.read()
-        stranger = _start(code, tmp_path, "not-the-token")
+        stranger = _start(code, root, "not-the-token")
         assert stranger.wait(timeout=120) != 0
         assert "not held with that token" in stranger.stderr.read()
         assert "a backfill's writes" in lock.holder()
-    assert (tmp_path / "written-by-helper").read_text() == "ok"
-    late = _start(code, tmp_path, token)  # the holder is done: the token is worth nothing
+    assert (root / "written-by-helper").read_bytes() == b"ok"
+    late = _start(code, root, token)  # the holder is done: the token is worth nothing
     assert late.wait(timeout=120) != 0
+
+
+def test_a_lease_holder_that_stood_still_too_long_makes_nothing_visible(s3_root, monkeypatch):
+    """A writer paused past its lease (its renewals stopped) whose lease another writer took
+    meanwhile is refused before it writes the object that would make its work count."""
+    import threading
+
+    from fti import lease
+    from fti.errors import LeaseLostError
+
+    monkeypatch.setenv("FTI_LEASE_TTL", "2")
+    registry = ModelRegistry(s3_root)
+    with registry.lock.exclusive("register after a long pause"):
+        lease._active()[registry.lock.key]._stop.set()  # the process stands still: no renewal
+        time.sleep(3.5)  # longer than the lease (and the server clock's second) lives
+        other = threading.Thread(  # another writer takes the expired lease, writes, leaves
+            target=lambda: ModelRegistry(s3_root).register("m", {"n": "other"}, {}))
+        other.start()
+        other.join()
+        with pytest.raises(LeaseLostError, match="taken over"):
+            registry.register("m", {"n": "paused"}, {})
+    assert [registry.load(r) for r in registry.versions("m")] == [{"n": "other"}]

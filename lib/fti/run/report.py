@@ -2,8 +2,9 @@
 
 The page opens from the file system: relative links only, inline CSS, the one figure an
 inline PNG (matplotlib, Agg). It is rebuilt from what is on disk (run manifests,
-monitoring report folders, the monitoring history, the model registry) and builds when
-none of them exists yet.
+monitoring report folders, the monitoring history, the model registry; the last two from
+the data root, which may be an object store) and builds when none of them exists yet, or
+when the data root cannot be read (the page says why).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fti import config
-from fti.files import atomic_write_text
+from fti.files import Location, atomic_write_text
 
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
@@ -45,8 +46,8 @@ _MONITORING_COLUMNS = {"run_date": "run date", "champion_version": "champion",
                        "retrain_recommended": "retrain", "reasons": "reasons"}
 
 
-def build_index(reports_dir: str | Path | None = None, data_dir: str | Path | None = None
-                ) -> Path:
+def build_index(reports_dir: str | Path | None = None,
+                data_dir: str | Path | Location | None = None) -> Path:
     """Write ``<reports>/index.html`` (atomically) and return its path."""
     reports = config.reports_root(reports_dir)
     data = config.data_root(data_dir)
@@ -143,7 +144,7 @@ def _step_row(number: int, step: dict[str, Any], run_dir: Path, reports: Path) -
 
 
 # --- monitoring ----------------------------------------------------------------------------
-def monitoring_history(data: Path) -> Any:
+def monitoring_history(data: Location) -> Any:
     """The monitoring history (a DataFrame), or None when there is none yet."""
     try:
         from fti.monitoring import read_history
@@ -155,7 +156,7 @@ def monitoring_history(data: Path) -> Any:
     return frame if frame is not None and len(frame) else None
 
 
-def _monitoring_section(reports: Path, data: Path) -> str:
+def _monitoring_section(reports: Path, data: Location) -> str:
     parts = ["<h2>Monitoring</h2>"]
     folders = sorted((p for p in (reports / "monitoring").glob("*") if p.is_dir()),
                      reverse=True)[:8]
@@ -166,7 +167,7 @@ def _monitoring_section(reports: Path, data: Path) -> str:
             rows.append(f"<tr><td>{escape(folder.name)}</td>"
                         f"<td>{' '.join(links) or '-'}</td></tr>")
         parts.append("<h3>Latest reports</h3>" + _table(["run date", "reports"], rows))
-    parts.append(_dashboard(data))
+    parts.append(_dashboard(data, reports))
     try:
         history = monitoring_history(data)
     except Exception as exc:  # the page must build whatever state the store is in
@@ -190,12 +191,12 @@ def _monitoring_section(reports: Path, data: Path) -> str:
     return "\n".join(parts)
 
 
-def _dashboard(data: Path) -> str:
+def _dashboard(data: Location, reports: Path) -> str:
     """Where the Evidently dashboard is, and how to start the UI that serves it."""
     from fti.monitoring.workspace import projects, workspace_dir
     from fti.run.ui import DEFAULT_PORT, HOST
 
-    root = workspace_dir(data)
+    root = workspace_dir(data, reports)
     try:
         found = projects(root)
     except Exception as exc:  # the page must build whatever state the workspace is in
@@ -233,8 +234,11 @@ def plot_history(history: Any) -> str:
 
 
 # --- models --------------------------------------------------------------------------------
-def _models_section(data: Path) -> str:
-    names = sorted(p.name for p in (data / "models").glob("*") if p.is_dir())
+def _models_section(data: Location) -> str:
+    try:
+        names = sorted(p.name for p in (data / "models").iterdir() if p.is_dir())
+    except Exception as exc:  # an object store that cannot be reached: the page still builds
+        return "<h2>Models</h2>" + _problem(f"the model registry in {data}", exc)
     if not names:
         return ("<h2>Models</h2><p>No model registered yet: the training pipeline "
                 "registers one (<code>fti run training</code> or <code>fti demo</code>).</p>")
@@ -258,7 +262,7 @@ def _outcome(entry: dict[str, Any]) -> str:
     return f"{_version(entry.get('version'))} promoted"
 
 
-def _model(data: Path, name: str) -> str:
+def _model(data: Location, name: str) -> str:
     from fti.registry import ModelRegistry
 
     registry = ModelRegistry(data)
