@@ -4,7 +4,7 @@ Only ``s3://`` data roots come here (:class:`fti.files.Location` asks). Where th
 and who we are come from the standard AWS environment variables alone, never from the
 project's files: ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3``) for a server that is not
 AWS (MinIO, Ceph, moto), ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
-``AWS_DEFAULT_REGION``, or a profile.
+``AWS_REGION`` or ``AWS_DEFAULT_REGION``, or a profile.
 
 - :func:`filesystem` opens a bucket with ``pyarrow.fs.FileSystem.from_uri`` (the one
   constructor that reads ``AWS_ENDPOINT_URL``; ``S3FileSystem()`` ignores it,
@@ -180,8 +180,11 @@ def client(uri: str) -> Any:
             "extra, pip install -e '.[s3]' (make install does)."
         ) from None
     _check_endpoint(uri)
-    made = boto3.session.Session().client("s3")  # a new session: boto3's default one keeps
-    with _guard:                                  # the credentials it found first
+    # a new session (boto3's default one keeps the credentials it found first); botocore
+    # reads only AWS_DEFAULT_REGION, the SDK under pyarrow AWS_REGION too: take either
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
+    made = boto3.session.Session(region_name=region).client("s3")
+    with _guard:
         _clients[key] = made
     return made
 

@@ -219,6 +219,7 @@ def test_the_same_chain_on_s3_leaves_the_same_parquet_bytes(chain, s3_root, tmp_
     assert _model_facts(s3_root) == chain["step_one"]["models"]
     page = (reports / "index.html").read_text()  # the report reads S3
     assert "Champion: v1" in page and "History (newest first)" in page
+    assert f"fti monitor --data-dir {s3_root} --reports-dir {reports}" in page
     # Evidently's workspace is local files: for an S3 data root it is kept beside the reports
     space = workspace.workspace_dir(s3_root, reports)
     assert space.is_relative_to(reports) and workspace.find_project(space, "flight_delay")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fti import objectstore
 from fti.errors import BucketNotFoundError, StorageAccessError, StorageUnreachableError
 from fti.registry import ModelRegistry
 from fti.run.report import build_index
@@ -48,6 +49,12 @@ def test_the_report_page_builds_and_says_why_the_data_root_cannot_be_read(s3_ser
     page = build_index(tmp_path / "reports", "s3://no-such-bucket/data").read_text()
     assert "Could not read the monitoring history" in page
     assert "s3://no-such-bucket" in page and "does not exist" in page
+
+
+def test_the_region_may_be_given_as_aws_region_for_the_lock_too(s3_server, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # botocore alone would ignore it
+    assert objectstore.client("s3://fti-tests").meta.region_name == "eu-central-1"
 
 
 @pytest.fixture(scope="module")

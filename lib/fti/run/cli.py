@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     monitor = sub.add_parser("monitor", parents=[common], help="open the monitoring dashboard",
                              description="Start the Evidently UI on localhost for the "
-                             "monitoring workspace of the data folder (<data>/evidently), "
+                             "monitoring workspace of the data folder (<data>/evidently; for an "
+                             "s3:// data root <reports>/evidently/<bucket>/<prefix>), "
                              "telemetry off, and print its address; Ctrl-C stops it.")
     monitor.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 "
                          "(default: 8000)")

@@ -201,8 +201,10 @@ def _dashboard(data: Location, reports: Path) -> str:
         found = projects(root)
     except Exception as exc:  # the page must build whatever state the workspace is in
         return _problem("the Evidently workspace", exc)
-    start = ("<code>make monitor</code> (or <code>fti monitor --data-dir "
-             f"{escape(str(data))}</code>)")
+    command = f"fti monitor --data-dir {data}"
+    if data.s3:  # its workspace is kept beside these reports, which fti monitor must find
+        command += f" --reports-dir {reports}"
+    start = f"<code>make monitor</code> (or <code>{escape(command)}</code>)"
     if not found:
         return (f"<p>Dashboard: every monitoring run also adds its Evidently runs to the "
                 f"workspace <code>{escape(str(root))}</code>; once there are some, {start} "
