@@ -28,6 +28,7 @@ from typing import Any
 from fti.errors import FTIError
 from fti.monitoring.workspace import UI_HOST as HOST
 from fti.monitoring.workspace import UI_PORT as DEFAULT_PORT
+from fti.run import tether
 
 _PORT_IN_USE = 3  # uvicorn's exit status when it cannot bind
 
@@ -110,8 +111,10 @@ def start(workspace: str | Path, port: int | None = None, log: str | Path | None
     command = [sys.executable, "-m", "evidently.cli", "ui", "--workspace", str(workspace),
                "--host", HOST, "--port", str(port)]
     with open(log, "w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        # tied to this process: a `fti monitor` stopped by a signal (not only Ctrl-C) or
+        # killed takes its UI with it instead of leaving the port taken
+        process = subprocess.Popen(tether.command(command), env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     ui = UI(process, f"http://{HOST}:{port}", workspace, log)
     deadline = time.monotonic() + timeout
     while True:
