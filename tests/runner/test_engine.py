@@ -42,8 +42,11 @@ def _run(source: Path, **parameters: object) -> nbformat.NotebookNode:
 
 
 def _stdout(notebook: nbformat.NotebookNode) -> list[str]:
-    return [output["text"].strip() for cell in notebook.cells for output in cell.get("outputs", [])
-            if output.get("name") == "stdout"]
+    """What each cell printed, one entry per cell that printed (a busy kernel may send one
+    print in several stream messages: 'threads' and ' 1')."""
+    printed = ["".join(output["text"] for output in cell.get("outputs", [])
+                       if output.get("name") == "stdout") for cell in notebook.cells]
+    return [text.strip() for text in printed if text]
 
 
 def _counts(notebook: nbformat.NotebookNode) -> list[int]:
