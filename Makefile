@@ -48,8 +48,8 @@ lock: ## Regenerate requirements.lock from pyproject.toml (LOCK_FLAGS=--upgrade:
 demo: $(STAMP) ## Run the whole story: backfill, train, replay June 2013, monitor, retrain, report
 	$(PY) -m fti demo
 
-test: $(STAMP) ## Run the whole test suite (unit, data, runner, chain, every notebook), 2 workers
-	$(PY) -m pytest -n 2
+test: $(STAMP) ## Run the whole test suite (unit, data, runner, chain, every notebook), 3 workers
+	$(PY) -m pytest -n 3
 
 test-fast: $(STAMP) ## Run the unit tests only (no notebooks, no real-data runs)
 	$(PY) -m pytest -m "not slow"

@@ -5,8 +5,9 @@ It points the whole session, and the notebook kernels nbval starts (they inherit
 environment), at a temporary data and reports folder, so tests never touch the
 repository's data/ or reports/.
 
-``make test`` runs the tests on two pytest-xdist workers (``-n 2``), each
-with folders of its own. Each test file stays on one worker (its module fixtures are made
+``make test`` runs the tests on three pytest-xdist workers (``-n 3``: on two cores, because
+the tests spend about a quarter of their time waiting for kernels, servers and
+subprocesses), each with folders of its own. Each test file stays on one worker (its module fixtures are made
 once), and the notebooks all run on one worker, in order: 02 trains on the store 01 wrote.
 The exercise tests (tests/exercises/) stay together too: they share one lab store.
 """
@@ -24,7 +25,7 @@ _ROOTS: list[Path] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Two workers share two cores: one OpenMP thread each. scikit-learn's OpenMP threads
+    # The workers share two cores: one OpenMP thread each. scikit-learn's OpenMP threads
     # spin while they wait for a busy core, which made one fit of notebook 02 take minutes;
     # its models do not depend on the number of threads. The kernels inherit the setting.
     os.environ.setdefault("OMP_NUM_THREADS", "1")

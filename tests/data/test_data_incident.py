@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import pytest
 
@@ -25,16 +26,21 @@ REFERENCE = (dt.date(2013, 3, 1), dt.date(2013, 3, 24))
 WINDOW = (dt.date(2013, 3, 25), dt.date(2013, 3, 31))
 
 
-def stuck_in_window(root, fault: Fault | None):
-    store = FeatureStore(root)
-    run_feature_pipeline(store, FlightSource(fault=fault), REFERENCE[0], WINDOW[1])
+def stuck_in(store: FeatureStore):
     return calibration.stuck_sensors(store.read(WEATHER, *WINDOW), store.read(WEATHER, *REFERENCE),
                                      list(WEATHER_COLUMNS))
 
 
 def test_a_stuck_visibility_sensor_is_caught_on_the_first_window_that_contains_it(tmp_path):
-    assert stuck_in_window(tmp_path / "clean", None).empty
-    stuck = stuck_in_window(tmp_path / "faulty", Fault("visib_stuck", WINDOW[1]))
+    clean = FeatureStore(tmp_path / "clean")
+    run_feature_pipeline(clean, FlightSource(), REFERENCE[0], WINDOW[1])
+    assert stuck_in(clean).empty
+    # the sensor sticks on the window's last day: the days before it are the clean ones
+    shutil.copytree(clean.root, tmp_path / "faulty")
+    faulty = FeatureStore(tmp_path / "faulty")
+    run_feature_pipeline(faulty, FlightSource(fault=Fault("visib_stuck", WINDOW[1])),
+                         WINDOW[1], WINDOW[1])
+    stuck = stuck_in(faulty)
     assert set(stuck["column"]) == {"visib"}
     assert set(stuck["day"]) == {WINDOW[1]}
     assert set(stuck["origin"]) == {"EWR", "JFK", "LGA"}
