@@ -7,8 +7,9 @@ repository's data/ or reports/.
 
 ``make test`` runs the tests on three pytest-xdist workers (``-n 3``: on two cores, because
 the tests spend about a quarter of their time waiting for kernels, servers and
-subprocesses), each with folders of its own. Each test file stays on one worker (its module fixtures are made
-once), and the notebooks all run on one worker, in order: 02 trains on the store 01 wrote.
+subprocesses), each with folders of its own. Each test file stays on one worker (its
+module fixtures are made once), and the notebooks all run on one worker, in order: 02
+trains on the store 01 wrote.
 The exercise tests (tests/exercises/) stay together too: they share one lab store.
 """
 
