@@ -48,7 +48,7 @@ from fti.location import Location, local_filesystem, location
 
 __all__ = ["Location", "atomic_write_json", "atomic_write_text", "content_hash", "location",
            "new_folder", "parquet_bytes", "read_table", "remove_leftovers", "sha256_file",
-           "write_bytes", "write_parquet"]
+           "whole_versions", "write_bytes", "write_parquet"]
 
 if TYPE_CHECKING:  # pandas and Arrow load when they are used, not with the module
     import pandas as pd
@@ -227,6 +227,16 @@ def new_folder(final: Location | Path) -> Iterator[Location]:
         if _is_disk_full(exc):
             raise disk_full(loc, exc) from exc  # type: ignore[arg-type]
         raise
+
+
+def whole_versions(folder: Location | Path, complete: str) -> list[int]:
+    """The versions ``v<N>`` under ``folder`` that are whole: their metadata object
+    ``complete`` (e.g. "model.json") is there, as :func:`new_folder`'s callers write it
+    last. One listing, sorted."""
+    loc = location(folder)
+    found = (p.relative_to(loc).split("/") for p in loc.walk())
+    return sorted(int(parts[0][1:]) for parts in found
+                  if parts[0][:1] == "v" and parts[0][1:].isdigit() and parts[1:] == [complete])
 
 
 def remove_leftovers(folder: Location | Path, complete: str | None = None) -> list[str]:

@@ -150,11 +150,7 @@ class ModelRegistry:
 
     def version_numbers(self, name: str) -> list[int]:
         """The versions that are whole: their model.json is there (one listing)."""
-        folder = self._dir(name)
-        found = (p.relative_to(folder).split("/") for p in folder.walk())
-        return sorted(int(parts[0][1:]) for parts in found
-                      if parts[0][:1] == "v" and parts[0][1:].isdigit()
-                      and parts[1:] == ["model.json"])
+        return files.whole_versions(self._dir(name), "model.json")
 
     def versions(self, name: str) -> list[ModelRecord]:
         """Every registered version of ``name``, oldest first."""

@@ -58,11 +58,7 @@ class TrainingDatasets:
 
     def dataset_versions(self, name: str) -> list[int]:
         """The versions that are whole: their metadata.json is there (one listing)."""
-        folder = self.dataset_dir(name)
-        found = (p.relative_to(folder).split("/") for p in folder.walk())
-        return sorted(int(parts[0][1:]) for parts in found
-                      if parts[0][:1] == "v" and parts[0][1:].isdigit()
-                      and parts[1:] == ["metadata.json"])
+        return files.whole_versions(self.dataset_dir(name), "metadata.json")
 
     def save_training_dataset(
         self,
